@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Hot kernels need the host's SIMD units (AVX2/FMA/F16C here): without a target CPU, Float16
+// conversions become library calls and vector loops stay SSE-wide.
+let kernelFlags: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", "native"]),
+    .swiftLanguageMode(.v5),
+]
+
+let package = Package(
+    name: "Mixture",
+    products: [
+        .library(name: "Mixture", targets: ["MixtureCore", "MixtureFormats", "MixtureTokenizers", "MixtureModels"]),
+        .executable(name: "mixture", targets: ["mixture"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "MixtureCore", swiftSettings: kernelFlags),
+        .target(name: "MixtureFormats", dependencies: ["MixtureCore"], swiftSettings: kernelFlags),
+        .target(name: "MixtureTokenizers", swiftSettings: kernelFlags),
+        .target(name: "MixtureModels", dependencies: ["MixtureCore", "MixtureFormats"], swiftSettings: kernelFlags),
+        .executableTarget(
+            name: "mixture",
+            dependencies: [
+                "MixtureCore", "MixtureFormats", "MixtureTokenizers", "MixtureModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: kernelFlags),
+        .testTarget(name: "MixtureCoreTests", dependencies: ["MixtureCore"], swiftSettings: kernelFlags),
+        .testTarget(name: "MixtureFormatsTests", dependencies: ["MixtureFormats"], swiftSettings: kernelFlags),
+        .testTarget(name: "MixtureTokenizersTests", dependencies: ["MixtureTokenizers"], swiftSettings: kernelFlags),
+        .testTarget(name: "MixtureModelsTests", dependencies: ["MixtureModels", "MixtureFormats", "MixtureCore"],
+                    swiftSettings: kernelFlags),
+    ]
+)

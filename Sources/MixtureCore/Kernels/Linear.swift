@@ -1,0 +1,174 @@
+/// One `Y = X · Wᵀ` product: `tokens` input rows of `weight.columns` floats, `weight.rows` outputs each.
+public struct LinearJob: @unchecked Sendable {
+    public var weight: WeightMatrix
+    public var input: UnsafePointer<Float>
+    public var inputStride: Int
+    public var output: UnsafeMutablePointer<Float>
+    public var outputStride: Int
+    public var tokens: Int
+
+    public init(weight: WeightMatrix, input: UnsafePointer<Float>, inputStride: Int? = nil,
+                output: UnsafeMutablePointer<Float>, outputStride: Int? = nil, tokens: Int = 1) {
+        self.weight = weight
+        self.input = input
+        self.inputStride = inputStride ?? weight.columns
+        self.output = output
+        self.outputStride = outputStride ?? weight.rows
+        self.tokens = tokens
+    }
+}
+
+/// Linear layers without bias: matrix-vector products for one token (bandwidth bound), a register-
+/// blocked matrix-matrix product for several (compute bound). Many jobs run in one parallel region,
+/// e.g. every selected expert's gate and up projections at once.
+public enum Linear {
+    /// Rows of weights per unit of work handed to a thread.
+    static let rowBlock = 16
+
+    public static func run(_ job: LinearJob) {
+        run([job])
+    }
+
+    public static func run(_ jobs: [LinearJob]) {
+        // Units of (job, row block), split into contiguous runs of equal cost, one per thread.
+        var units: [(job: Int, rows: Range<Int>)] = []
+        var costs: [Int] = []
+        var total = 0
+        for (j, job) in jobs.enumerated() where job.tokens > 0 {
+            var r = 0
+            while r < job.weight.rows {
+                let end = min(job.weight.rows, r + rowBlock)
+                units.append((j, r..<end))
+                let cost = (end - r) * job.tokens * job.weight.columns
+                costs.append(cost)
+                total += cost
+                r = end
+            }
+        }
+        if units.isEmpty { return }
+        let threads = total < 32_768 ? 1 : min(Parallel.threadCount, units.count)
+        // Boundaries: the first unit whose cumulative cost reaches share * total / threads.
+        var starts = [Int](repeating: units.count, count: threads + 1)
+        starts[0] = 0
+        var cumulative = 0
+        var share = 1
+        for (u, cost) in costs.enumerated() {
+            while share < threads && cumulative >= total * share / threads {
+                starts[share] = u
+                share += 1
+            }
+            cumulative += cost
+        }
+        while share < threads { starts[share] = units.count; share += 1 }
+        starts[threads] = units.count
+
+        units.withUnsafeBufferPointer { unitBuffer in
+            jobs.withUnsafeBufferPointer { jobBuffer in
+                Parallel.run(shares: threads) { t in
+                    let scratchCount = jobBuffer.map { $0.weight.dtype == .float32 || $0.tokens < 2 ? 0 : 4 * $0.weight.columns }.max() ?? 0
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchCount))
+                    defer { scratch.deallocate() }
+                    for u in starts[t]..<starts[t + 1] {
+                        let unit = unitBuffer[u]
+                        let job = jobBuffer[unit.job]
+                        if job.tokens == 1 {
+                            matrixVector(job, rows: unit.rows)
+                        } else {
+                            matrixMatrix(job, rows: unit.rows, scratch: scratch)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func matrixVector(_ job: LinearJob, rows: Range<Int>) {
+        let w = job.weight
+        for r in rows {
+            job.output[r] = Dot.product(w.rowPointer(r), w.dtype, job.input, count: w.columns)
+        }
+    }
+
+    /// Output tile of 4 weight rows × 3 tokens held in 12 vector accumulators.
+    static func matrixMatrix(_ job: LinearJob, rows: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+        let w = job.weight
+        let n = w.columns
+        var r = rows.lowerBound
+        while r < rows.upperBound {
+            let rowCount = min(4, rows.upperBound - r)
+            // Four rows as Float, either in place (F32) or widened once into scratch and reused for every token.
+            var rowPointers = [UnsafePointer<Float>]()
+            rowPointers.reserveCapacity(4)
+            for i in 0..<4 {
+                let row = r + min(i, rowCount - 1)
+                if w.dtype == .float32 {
+                    rowPointers.append(w.rowPointer(row).assumingMemoryBound(to: Float.self))
+                } else {
+                    if i < rowCount { w.copyRow(row, into: scratch + i * n) }
+                    rowPointers.append(UnsafePointer(scratch + min(i, rowCount - 1) * n))
+                }
+            }
+            let w0 = rowPointers[0], w1 = rowPointers[1], w2 = rowPointers[2], w3 = rowPointers[3]
+            var t = 0
+            while t < job.tokens {
+                let tokenCount = min(3, job.tokens - t)
+                let x0 = job.input + t * job.inputStride
+                let x1 = job.input + (t + min(1, tokenCount - 1)) * job.inputStride
+                let x2 = job.input + (t + min(2, tokenCount - 1)) * job.inputStride
+                let tile = tile4x3(w0, w1, w2, w3, x0, x1, x2, n)
+                for tt in 0..<tokenCount {
+                    let out = job.output + (t + tt) * job.outputStride + r
+                    for rr in 0..<rowCount { out[rr] = tile[tt * 4 + rr] }
+                }
+                t += tokenCount
+            }
+            r += rowCount
+        }
+    }
+
+    @inline(__always)
+    static func tile4x3(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>, _ w3: UnsafePointer<Float>,
+                        _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>, _ n: Int) -> SIMD16<Float> {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c02 = SIMD8<Float>(), c03 = SIMD8<Float>()
+        var c10 = SIMD8<Float>(), c11 = SIMD8<Float>(), c12 = SIMD8<Float>(), c13 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c22 = SIMD8<Float>(), c23 = SIMD8<Float>()
+        let rw0 = UnsafeRawPointer(w0), rw1 = UnsafeRawPointer(w1), rw2 = UnsafeRawPointer(w2), rw3 = UnsafeRawPointer(w3)
+        let rx0 = UnsafeRawPointer(x0), rx1 = UnsafeRawPointer(x1), rx2 = UnsafeRawPointer(x2)
+        var k = 0
+        while k + 8 <= n {
+            let o = k * 4
+            let a0 = rw0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            let a1 = rw1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            let a2 = rw2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            let a3 = rw3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            let b0 = rx0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            c00.addProduct(a0, b0); c01.addProduct(a1, b0); c02.addProduct(a2, b0); c03.addProduct(a3, b0)
+            let b1 = rx1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            c10.addProduct(a0, b1); c11.addProduct(a1, b1); c12.addProduct(a2, b1); c13.addProduct(a3, b1)
+            let b2 = rx2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            c20.addProduct(a0, b2); c21.addProduct(a1, b2); c22.addProduct(a2, b2); c23.addProduct(a3, b2)
+            k += 8
+        }
+        var result = SIMD16<Float>(c00.sum(), c01.sum(), c02.sum(), c03.sum(),
+                                   c10.sum(), c11.sum(), c12.sum(), c13.sum(),
+                                   c20.sum(), c21.sum(), c22.sum(), c23.sum(), 0, 0, 0, 0)
+        while k < n {
+            let ws = [w0[k], w1[k], w2[k], w3[k]]
+            let xs = [x0[k], x1[k], x2[k]]
+            for t in 0..<3 { for r in 0..<4 { result[t * 4 + r] += ws[r] * xs[t] } }
+            k += 1
+        }
+        return result
+    }
+
+    /// Scalar reference for tests.
+    public static func reference(_ job: LinearJob) {
+        for t in 0..<job.tokens {
+            for r in 0..<job.weight.rows {
+                job.output[t * job.outputStride + r] = Dot.reference(job.weight.rowPointer(r), job.weight.dtype,
+                                                                      job.input + t * job.inputStride, count: job.weight.columns)
+            }
+        }
+    }
+}

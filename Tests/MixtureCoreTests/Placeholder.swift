@@ -1,0 +1,2 @@
+import XCTest
+final class PlaceholderMixtureCoreTests: XCTestCase { func testNothing() {} }
