@@ -11,7 +11,7 @@ let kernelFlags: [SwiftSetting] = [
 let package = Package(
     name: "Mixture",
     products: [
-        .library(name: "Mixture", targets: ["MixtureCore", "MixtureFormats", "MixtureTokenizers", "MixtureModels"]),
+        .library(name: "Mixture", targets: ["MixtureCore", "MixtureFormats", "MixtureModels"]),
         .executable(name: "mixture", targets: ["mixture"]),
     ],
     dependencies: [
@@ -20,18 +20,16 @@ let package = Package(
     targets: [
         .target(name: "MixtureCore", swiftSettings: kernelFlags),
         .target(name: "MixtureFormats", dependencies: ["MixtureCore"], swiftSettings: kernelFlags),
-        .target(name: "MixtureTokenizers", swiftSettings: kernelFlags),
         .target(name: "MixtureModels", dependencies: ["MixtureCore", "MixtureFormats"], swiftSettings: kernelFlags),
         .executableTarget(
             name: "mixture",
             dependencies: [
-                "MixtureCore", "MixtureFormats", "MixtureTokenizers", "MixtureModels",
+                "MixtureCore", "MixtureFormats", "MixtureModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelFlags),
         .testTarget(name: "MixtureCoreTests", dependencies: ["MixtureCore"], swiftSettings: kernelFlags),
         .testTarget(name: "MixtureFormatsTests", dependencies: ["MixtureFormats"], swiftSettings: kernelFlags),
-        .testTarget(name: "MixtureTokenizersTests", dependencies: ["MixtureTokenizers"], swiftSettings: kernelFlags),
         .testTarget(name: "MixtureModelsTests", dependencies: ["MixtureModels", "MixtureFormats", "MixtureCore"],
                     swiftSettings: kernelFlags),
     ]

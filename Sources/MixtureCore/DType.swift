@@ -106,8 +106,11 @@ public enum VectorLoad {
 
     @inline(__always)
     public static func bfloat16x8(_ p: UnsafeRawPointer) -> SIMD8<Float> {
-        let halves = p.loadUnaligned(as: SIMD8<UInt16>.self)
-        let widened = SIMD8<UInt32>(truncatingIfNeeded: halves) &<< 16
+        // Spelled element by element: the generic widening initialiser is an out-of-line call across
+        // modules, while this folds into one vpmovzxwd.
+        let h = p.loadUnaligned(as: SIMD8<UInt16>.self)
+        let widened = SIMD8<UInt32>(UInt32(h[0]), UInt32(h[1]), UInt32(h[2]), UInt32(h[3]),
+                                    UInt32(h[4]), UInt32(h[5]), UInt32(h[6]), UInt32(h[7])) &<< 16
         return unsafeBitCast(widened, to: SIMD8<Float>.self)
     }
 

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import MixtureModels
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Describe a model: architecture, layers, experts, parameters, dtype, bytes mapped.")
+
+    @OptionGroup var options: ModelOptions
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    func run() throws {
+        let model = try TransformerModel.load(from: options.url)
+        let a = model.architecture
+        let (total, active) = a.parameterCounts
+        let dtypes = model.weights.dtypes.map(\.rawValue).sorted()
+        var object: [String: Any] = [
+            "model_type": a.modelType, "layers": a.layerCount, "hidden_size": a.hiddenSize,
+            "attention_heads": a.headCount, "key_value_heads": a.keyValueHeadCount, "head_dim": a.headDimension,
+            "vocab_size": a.vocabularySize, "parameters_total": total, "parameters_active_per_token": active,
+            "dtypes": dtypes, "bytes_mapped": model.folder.mappedBytes, "shards": model.folder.files.count,
+            "bytes_read_per_decoded_token": model.bytesReadPerDecodedToken,
+        ]
+        if let m = a.moe {
+            object["experts"] = m.expertCount
+            object["experts_per_token"] = m.expertsPerToken
+            object["moe_layers"] = a.sparseLayers.sorted()
+            object["expert_intermediate_size"] = m.expertIntermediateSize
+            object["shared_expert_intermediate_size"] = m.sharedExpertIntermediateSize as Any
+            object["norm_topk_prob"] = m.normalizeTopKProbabilities
+        }
+        if json {
+            print(try jsonString(of: object))
+            return
+        }
+        print("model:        \(options.model)")
+        print("architecture: \(a.modelType), \(a.layerCount) layers, hidden \(a.hiddenSize), vocab \(a.vocabularySize)")
+        print("attention:    \(a.headCount) heads, \(a.keyValueHeadCount) key/value heads, head_dim \(a.headDimension), rope theta \(a.ropeTheta)"
+              + (a.queryKeyNorm == .none ? "" : ", q/k norm \(a.queryKeyNorm.rawValue)")
+              + (a.slidingWindows.contains { $0 != nil } ? ", sliding window \(a.slidingWindows.compactMap { $0 }.first!)" : ""))
+        if let m = a.moe {
+            let sparse = a.sparseLayers.count == a.layerCount ? "all layers" : "layers \(a.sparseLayers.sorted())"
+            print("experts:      \(m.expertCount) per MoE layer, top-\(m.expertsPerToken) (\(sparse)), expert width \(m.expertIntermediateSize)"
+                  + (m.sharedExpertIntermediateSize.map { ", shared expert width \($0)" } ?? "")
+                  + (m.normalizeTopKProbabilities ? ", top-k weights renormalised" : ""))
+        } else {
+            print("mlp:          dense, width \(a.intermediateSize)")
+        }
+        print(String(format: "parameters:   %@ total, %@ active per token", human(total), human(active)))
+        print("dtype:        \(dtypes.joined(separator: ", "))")
+        print(String(format: "mapped:       %.1f MB in %d file(s); %.1f MB of weights read per decoded token",
+                     Double(model.folder.mappedBytes) / 1e6, model.folder.files.count, Double(model.bytesReadPerDecodedToken) / 1e6))
+    }
+}
+
+func human(_ count: Int) -> String {
+    let c = Double(count)
+    if c >= 1e9 { return String(format: "%.2fB", c / 1e9) }
+    if c >= 1e6 { return String(format: "%.1fM", c / 1e6) }
+    if c >= 1e3 { return String(format: "%.1fK", c / 1e3) }
+    return "\(count)"
+}

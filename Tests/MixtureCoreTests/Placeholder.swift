@@ -1,2 +1,0 @@
-import XCTest
-final class PlaceholderMixtureCoreTests: XCTestCase { func testNothing() {} }

@@ -1,0 +1,89 @@
+import XCTest
+import MixtureCore
+import MixtureFormats
+@testable import MixtureModels
+
+/// Bad model folders fail with one line that names the file or field.
+final class LoadingErrorTests: XCTestCase {
+    func copyFixture(_ name: String) throws -> URL {
+        let target = FileManager.default.temporaryDirectory.appendingPathComponent("mixture-le-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: Fixtures.engine(name), to: target)
+        addTeardownBlock { try? FileManager.default.removeItem(at: target) }
+        return target
+    }
+
+    func editConfig(_ url: URL, _ edit: (inout [String: Any]) -> Void) throws {
+        let configURL = url.appendingPathComponent("config.json")
+        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
+        edit(&object)
+        try JSONSerialization.data(withJSONObject: object).write(to: configURL)
+    }
+
+    func assertLoadFails(_ url: URL, mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try TransformerModel.load(from: url), file: file, line: line) { error in
+            let message = "\(error)"
+            for fragment in fragments {
+                XCTAssertTrue(message.contains(fragment), "'\(message)' should mention '\(fragment)'", file: file, line: line)
+            }
+            XCTAssertFalse(message.contains("\n"), file: file, line: line)
+        }
+    }
+
+    func testConfigMissingARequiredKey() throws {
+        let url = try copyFixture("qwen3_moe")
+        try editConfig(url) { $0.removeValue(forKey: "hidden_size") }
+        assertLoadFails(url, mentioning: ["config.json", "hidden_size", "missing"])
+    }
+
+    func testMoEConfigMissingExpertCount() throws {
+        let url = try copyFixture("mixtral")
+        try editConfig(url) { $0.removeValue(forKey: "num_local_experts") }
+        assertLoadFails(url, mentioning: ["num_local_experts"])
+    }
+
+    func testUnknownModelTypeListsSupportedOnes() throws {
+        let url = try copyFixture("llama")
+        try editConfig(url) { $0["model_type"] = "gpt_neox" }
+        assertLoadFails(url, mentioning: ["'gpt_neox' is not supported", "llama", "mixtral", "olmoe", "qwen3_moe"])
+    }
+
+    func testUnsupportedRopeTypeIsNamed() throws {
+        let url = try copyFixture("llama")
+        try editConfig(url) { $0["rope_parameters"] = ["rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0] }
+        assertLoadFails(url, mentioning: ["rope_type", "yarn", "supported"])
+    }
+
+    func testUnsupportedActivationIsNamed() throws {
+        let url = try copyFixture("qwen2")
+        try editConfig(url) { $0["hidden_act"] = "gelu_new" }
+        assertLoadFails(url, mentioning: ["hidden_act", "gelu_new"])
+    }
+
+    func testShapeMismatchBetweenConfigAndWeights() throws {
+        let url = try copyFixture("olmoe")
+        try editConfig(url) { $0["intermediate_size"] = 32 }
+        assertLoadFails(url, mentioning: ["shape", "expected [32, 64]"])
+    }
+
+    func testMissingTensorIsNamed() throws {
+        let url = try copyFixture("llama")
+        try editConfig(url) { $0["num_hidden_layers"] = 3 }
+        assertLoadFails(url, mentioning: ["missing tensor 'model.layers.2."])
+    }
+
+    func testTruncatedWeightsFile() throws {
+        let url = try copyFixture("qwen2")
+        let weights = url.appendingPathComponent("model.safetensors")
+        let data = try Data(contentsOf: weights)
+        try data.prefix(data.count / 2).write(to: weights)
+        assertLoadFails(url, mentioning: ["model.safetensors", "truncated"])
+    }
+
+    func testOutOfRangeTokenIdIsAnErrorNotACrash() throws {
+        let model = try TransformerModel.load(from: Fixtures.engine("llama"))
+        XCTAssertThrowsError(try model.forward([1, 96], cache: model.makeCache())) { error in
+            XCTAssertTrue("\(error)".contains("token id 96 is out of range"), "\(error)")
+        }
+        XCTAssertThrowsError(try model.forward([-1], cache: model.makeCache()))
+    }
+}
