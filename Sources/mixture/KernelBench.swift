@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MixtureCore
+import MixtureFormats
 
 struct KernelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,6 +12,7 @@ struct KernelBench: ParsableCommand {
     @Option(help: "Columns of the weight matrix.") var columns: Int = 2048
     @Option(help: "Tokens for the matrix-matrix product.") var tokens: Int = 16
     @Option(help: "Worker threads.") var threads: Int?
+    @Option(help: "Also time a BF16 matrix read from this file through a memory mapping (page-cache backed).") var mapped: String?
 
     func run() throws {
         if let t = threads { Parallel.threadCount = max(1, t) }
@@ -19,6 +21,21 @@ struct KernelBench: ParsableCommand {
         let x = FloatBuffer(count: columns * max(1, tokens))
         for i in 0..<x.count { x[i] = Float(i % 97) * 0.01 }
         let y = FloatBuffer(count: rows * max(1, tokens))
+        if let path = mapped {
+            let file = try MappedFile(path: path)
+            let bytes = rows * columns * 2
+            guard file.size >= bytes + 4096 else { throw ValidationError("\(path) is smaller than the matrix") }
+            let w = WeightMatrix(rows: rows, columns: columns, dtype: .bfloat16, base: file.bytes + 4096)
+            var times: [Double] = []
+            let clock = ContinuousClock()
+            for _ in 0..<7 {
+                let began = clock.now
+                Linear.run(LinearJob(weight: w, input: x.pointer, output: y.pointer, tokens: 1))
+                times.append((clock.now - began).seconds)
+            }
+            let median = times.sorted()[times.count / 2]
+            print(String(format: "matvec BF16 mapped %dx%d: %.2f ms, %.2f GB/s", rows, columns, median * 1e3, Double(bytes) / median / 1e9))
+        }
         for dtype in [DType.bfloat16, .float16, .float32] {
             let bytes = rows * columns * dtype.byteSize
             let storage = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)

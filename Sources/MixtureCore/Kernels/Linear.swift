@@ -65,7 +65,7 @@ public enum Linear {
         units.withUnsafeBufferPointer { unitBuffer in
             jobs.withUnsafeBufferPointer { jobBuffer in
                 Parallel.run(shares: threads) { t in
-                    let scratchCount = jobBuffer.map { $0.weight.dtype == .float32 || $0.tokens < 2 ? 0 : 4 * $0.weight.columns }.max() ?? 0
+                    let scratchCount = tileRows * (jobBuffer.map { $0.weight.columns }.max() ?? 0)
                     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchCount))
                     defer { scratch.deallocate() }
                     for u in starts[t]..<starts[t + 1] {
@@ -90,33 +90,32 @@ public enum Linear {
         }
     }
 
-    /// Output tile of 4 weight rows × 3 tokens held in 12 vector accumulators.
+    static let tileRows = 3
+
+    /// Output tiles of 3 weight rows × 3 tokens. Each tile's rows are widened to Float once, streaming
+    /// sequentially through memory (prefetch-friendly), then reused for every token.
     static func matrixMatrix(_ job: LinearJob, rows: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
         let w = job.weight
         let n = w.columns
         var r = rows.lowerBound
         while r < rows.upperBound {
-            let rowCount = min(4, rows.upperBound - r)
-            // Four rows as Float, either in place (F32) or widened once into scratch and reused for every token.
-            var rowPointers = [UnsafePointer<Float>]()
-            rowPointers.reserveCapacity(4)
-            for i in 0..<4 {
-                let row = r + min(i, rowCount - 1)
-                if w.dtype == .float32 {
-                    rowPointers.append(w.rowPointer(row).assumingMemoryBound(to: Float.self))
-                } else {
-                    if i < rowCount { w.copyRow(row, into: scratch + i * n) }
-                    rowPointers.append(UnsafePointer(scratch + min(i, rowCount - 1) * n))
-                }
+            let rowCount = min(tileRows, rows.upperBound - r)
+            func rowPointer(_ i: Int) -> UnsafePointer<Float> {
+                let i = min(i, rowCount - 1)
+                if w.dtype == .float32 { return w.rowPointer(r + i).assumingMemoryBound(to: Float.self) }
+                return UnsafePointer(scratch + i * n)
             }
-            let w0 = rowPointers[0], w1 = rowPointers[1], w2 = rowPointers[2], w3 = rowPointers[3]
+            if w.dtype != .float32 {
+                for i in 0..<rowCount { w.copyRow(r + i, into: scratch + i * n) }
+            }
+            let w0 = rowPointer(0), w1 = rowPointer(1), w2 = rowPointer(2)
             var t = 0
             while t < job.tokens {
                 let tokenCount = min(3, job.tokens - t)
                 let x0 = job.input + t * job.inputStride
-                let x1 = job.input + (t + min(1, tokenCount - 1)) * job.inputStride
-                let x2 = job.input + (t + min(2, tokenCount - 1)) * job.inputStride
-                let tile = tile4x3(w0, w1, w2, w3, x0, x1, x2, n)
+                let x1 = x0 + min(1, tokenCount - 1) * job.inputStride
+                let x2 = x0 + (tokenCount - 1) * job.inputStride
+                let tile = tile3x3(w0, w1, w2, x0, x1, x2, n)
                 for tt in 0..<tokenCount {
                     let out = job.output + (t + tt) * job.outputStride + r
                     for rr in 0..<rowCount { out[rr] = tile[tt * 4 + rr] }
@@ -127,13 +126,15 @@ public enum Linear {
         }
     }
 
+    /// 3 weight rows × 3 tokens: 9 accumulators + 3 weight vectors + 1 input vector fit the 16 vector
+    /// registers without spilling; 6 loads feed 9 FMAs.
     @inline(__always)
-    static func tile4x3(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>, _ w3: UnsafePointer<Float>,
+    static func tile3x3(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>,
                         _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>, _ n: Int) -> SIMD16<Float> {
-        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c02 = SIMD8<Float>(), c03 = SIMD8<Float>()
-        var c10 = SIMD8<Float>(), c11 = SIMD8<Float>(), c12 = SIMD8<Float>(), c13 = SIMD8<Float>()
-        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c22 = SIMD8<Float>(), c23 = SIMD8<Float>()
-        let rw0 = UnsafeRawPointer(w0), rw1 = UnsafeRawPointer(w1), rw2 = UnsafeRawPointer(w2), rw3 = UnsafeRawPointer(w3)
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c02 = SIMD8<Float>()
+        var c10 = SIMD8<Float>(), c11 = SIMD8<Float>(), c12 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c22 = SIMD8<Float>()
+        let rw0 = UnsafeRawPointer(w0), rw1 = UnsafeRawPointer(w1), rw2 = UnsafeRawPointer(w2)
         let rx0 = UnsafeRawPointer(x0), rx1 = UnsafeRawPointer(x1), rx2 = UnsafeRawPointer(x2)
         var k = 0
         while k + 8 <= n {
@@ -141,22 +142,20 @@ public enum Linear {
             let a0 = rw0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
             let a1 = rw1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
             let a2 = rw2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            let a3 = rw3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
             let b0 = rx0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            c00.addProduct(a0, b0); c01.addProduct(a1, b0); c02.addProduct(a2, b0); c03.addProduct(a3, b0)
+            c00.addProduct(a0, b0); c01.addProduct(a1, b0); c02.addProduct(a2, b0)
             let b1 = rx1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            c10.addProduct(a0, b1); c11.addProduct(a1, b1); c12.addProduct(a2, b1); c13.addProduct(a3, b1)
+            c10.addProduct(a0, b1); c11.addProduct(a1, b1); c12.addProduct(a2, b1)
             let b2 = rx2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            c20.addProduct(a0, b2); c21.addProduct(a1, b2); c22.addProduct(a2, b2); c23.addProduct(a3, b2)
+            c20.addProduct(a0, b2); c21.addProduct(a1, b2); c22.addProduct(a2, b2)
             k += 8
         }
-        var result = SIMD16<Float>(c00.sum(), c01.sum(), c02.sum(), c03.sum(),
-                                   c10.sum(), c11.sum(), c12.sum(), c13.sum(),
-                                   c20.sum(), c21.sum(), c22.sum(), c23.sum(), 0, 0, 0, 0)
+        var result = SIMD16<Float>(c00.sum(), c01.sum(), c02.sum(), 0, c10.sum(), c11.sum(), c12.sum(), 0,
+                                   c20.sum(), c21.sum(), c22.sum(), 0, 0, 0, 0, 0)
         while k < n {
-            let ws = [w0[k], w1[k], w2[k], w3[k]]
-            let xs = [x0[k], x1[k], x2[k]]
-            for t in 0..<3 { for r in 0..<4 { result[t * 4 + r] += ws[r] * xs[t] } }
+            result[0] += w0[k] * x0[k]; result[1] += w1[k] * x0[k]; result[2] += w2[k] * x0[k]
+            result[4] += w0[k] * x1[k]; result[5] += w1[k] * x1[k]; result[6] += w2[k] * x1[k]
+            result[8] += w0[k] * x2[k]; result[9] += w1[k] * x2[k]; result[10] += w2[k] * x2[k]
             k += 1
         }
         return result
