@@ -18,7 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .target(name: "MixtureCore", swiftSettings: kernelFlags),
+        .target(name: "CMixtureSupport"),
+        .target(name: "MixtureCore", dependencies: ["CMixtureSupport"], swiftSettings: kernelFlags),
         .target(name: "MixtureFormats", dependencies: ["MixtureCore"], swiftSettings: kernelFlags),
         .target(name: "MixtureModels", dependencies: ["MixtureCore", "MixtureFormats"], swiftSettings: kernelFlags),
         .executableTarget(
@@ -30,6 +31,7 @@ let package = Package(
             swiftSettings: kernelFlags),
         .testTarget(name: "MixtureCoreTests", dependencies: ["MixtureCore"], swiftSettings: kernelFlags),
         .testTarget(name: "MixtureFormatsTests", dependencies: ["MixtureFormats"], swiftSettings: kernelFlags),
+        .testTarget(name: "MixtureCLITests", dependencies: ["mixture"]),
         .testTarget(name: "MixtureModelsTests", dependencies: ["MixtureModels", "MixtureFormats", "MixtureCore"],
                     swiftSettings: kernelFlags),
     ]

@@ -53,3 +53,20 @@ extension Duration {
         return Double(s) + Double(attoseconds) * 1e-18
     }
 }
+
+extension TransformerModel {
+    /// The ids generation stops at by default, as transformers' `generate` does: `eos_token_id` from
+    /// `generation_config.json`, else from `config.json` (an integer or a list).
+    public var endOfSequenceTokens: Set<Int> {
+        func ids(in url: URL) -> Set<Int>? {
+            guard let data = FileManager.default.contents(atPath: url.path),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let value = object["eos_token_id"], !(value is NSNull) else { return nil }
+            if let list = value as? [Any] { return Set(list.compactMap { $0 as? Int }) }
+            if let id = value as? Int { return [id] }
+            return nil
+        }
+        return ids(in: folder.url.appendingPathComponent("generation_config.json"))
+            ?? ids(in: folder.configURL) ?? []
+    }
+}

@@ -36,6 +36,9 @@ struct Generate: ParsableCommand {
     @Option(name: .customLong("stop-id"), help: "Stop when this id is generated (repeatable).")
     var stopIDs: [Int] = []
 
+    @Flag(name: .customLong("ignore-eos"), help: "Do not stop at the model's eos_token_id.")
+    var ignoreEOS = false
+
     @Flag(help: "Print one JSON object: {\"ids\": [generated ids], ...}.")
     var json = false
 
@@ -48,7 +51,7 @@ struct Generate: ParsableCommand {
         let model = try TransformerModel.load(from: options.url)
         let statistics = model.architecture.moe.map { RoutingStatistics(expertCount: $0.expertCount) }
         let result = try model.generate(
-            prompt: prompt, maxTokens: maxTokens, sampling: sampling.parameters, stopTokens: Set(stopIDs),
+            prompt: prompt, maxTokens: maxTokens, sampling: sampling.parameters, stopTokens: Set(stopIDs).union(ignoreEOS ? [] : model.endOfSequenceTokens),
             routing: routingStats ? statistics : nil,
             onToken: { id in
                 if !json { FileHandle.standardOutput.write(Data("\(id) ".utf8)) }

@@ -83,6 +83,51 @@ public enum Dot {
         return sum
     }
 
+    /// BF16 row · x, where `permuted` holds x reordered per block of 16 as the 8 even then the 8 odd
+    /// elements (see `permuteForBFloat16`). Loading 16 weights as 8 UInt32 lanes then gives the even
+    /// weights by a shift and the odd ones by a mask: no widening shuffle, one load for 16 weights.
+    @inline(__always)
+    public static func bfloat16Permuted(_ w: UnsafeRawPointer, _ permuted: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count n: Int) -> Float {
+        let xr = UnsafeRawPointer(permuted)
+        let high = SIMD8<UInt32>(repeating: 0xFFFF_0000)
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var i = 0
+        while i + 32 <= n {
+            let v0 = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<UInt32>.self)
+            let v1 = w.loadUnaligned(fromByteOffset: i * 2 + 32, as: SIMD8<UInt32>.self)
+            a0.addProduct(unsafeBitCast(v0 &<< 16, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+            a1.addProduct(unsafeBitCast(v0 & high, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self))
+            a2.addProduct(unsafeBitCast(v1 &<< 16, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD8<Float>.self))
+            a3.addProduct(unsafeBitCast(v1 & high, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 96, as: SIMD8<Float>.self))
+            i += 32
+        }
+        while i + 16 <= n {
+            let v0 = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<UInt32>.self)
+            a0.addProduct(unsafeBitCast(v0 &<< 16, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+            a1.addProduct(unsafeBitCast(v0 & high, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self))
+            i += 16
+        }
+        var sum = ((a0 + a1) + (a2 + a3)).sum()
+        while i < n {
+            sum += ScalarConversion.float(fromBFloat16: w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * x[i]
+            i += 1
+        }
+        return sum
+    }
+
+    /// Reorders each full block of 16 of `x` as its 8 even then 8 odd elements (the tail is copied as is).
+    public static func permuteForBFloat16(_ x: UnsafePointer<Float>, count n: Int, into out: UnsafeMutablePointer<Float>) {
+        var i = 0
+        while i + 16 <= n {
+            for j in 0..<8 {
+                out[i + j] = x[i + 2 * j]
+                out[i + 8 + j] = x[i + 2 * j + 1]
+            }
+            i += 16
+        }
+        while i < n { out[i] = x[i]; i += 1 }
+    }
+
     /// `Float` · `Float`, for attention scores.
     @inline(__always)
     public static func product(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {

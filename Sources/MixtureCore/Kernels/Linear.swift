@@ -1,3 +1,4 @@
+import CMixtureSupport
 /// One `Y = X · Wᵀ` product: `tokens` input rows of `weight.columns` floats, `weight.rows` outputs each.
 public struct LinearJob: @unchecked Sendable {
     public var weight: WeightMatrix
@@ -62,6 +63,18 @@ public enum Linear {
         while share < threads { starts[share] = units.count; share += 1 }
         starts[threads] = units.count
 
+        // BF16 matrix-vector jobs read x in the even/odd order of Dot.bfloat16Permuted; prepare it once per distinct input.
+        var permutedInputs: [UnsafePointer<Float>: FloatBuffer] = [:]
+        var permutedForJob = [UnsafePointer<Float>?](repeating: nil, count: jobs.count)
+        for (j, job) in jobs.enumerated() where job.tokens == 1 && job.weight.dtype == .bfloat16 {
+            if permutedInputs[job.input] == nil {
+                let buffer = FloatBuffer(count: job.weight.columns)
+                Dot.permuteForBFloat16(job.input, count: job.weight.columns, into: buffer.pointer)
+                permutedInputs[job.input] = buffer
+            }
+            permutedForJob[j] = UnsafePointer(permutedInputs[job.input]!.pointer)
+        }
+
         units.withUnsafeBufferPointer { unitBuffer in
             jobs.withUnsafeBufferPointer { jobBuffer in
                 Parallel.run(shares: threads) { t in
@@ -72,7 +85,7 @@ public enum Linear {
                         let unit = unitBuffer[u]
                         let job = jobBuffer[unit.job]
                         if job.tokens == 1 {
-                            matrixVector(job, rows: unit.rows)
+                            matrixVector(job, rows: unit.rows, permuted: permutedForJob[unit.job])
                         } else {
                             matrixMatrix(job, rows: unit.rows, scratch: scratch)
                         }
@@ -83,8 +96,14 @@ public enum Linear {
     }
 
     @inline(__always)
-    static func matrixVector(_ job: LinearJob, rows: Range<Int>) {
+    static func matrixVector(_ job: LinearJob, rows: Range<Int>, permuted: UnsafePointer<Float>?) {
         let w = job.weight
+        if let permuted = permuted {
+            for r in rows {
+                job.output[r] = Dot.bfloat16Permuted(w.rowPointer(r), permuted, job.input, count: w.columns)
+            }
+            return
+        }
         for r in rows {
             job.output[r] = Dot.product(w.rowPointer(r), w.dtype, job.input, count: w.columns)
         }
@@ -106,7 +125,22 @@ public enum Linear {
                 return UnsafePointer(scratch + i * n)
             }
             if w.dtype != .float32 {
-                for i in 0..<rowCount { w.copyRow(r + i, into: scratch + i * n) }
+                // Widen this tile's rows while the next tile's rows travel in from memory.
+                let rowBytes = n * w.dtype.byteSize
+                let nextEnd = min(rows.upperBound, r + rowCount + tileRows)
+                let ahead = (nextEnd - r - rowCount) * rowBytes
+                let current = rowCount * rowBytes
+                let base = w.rowPointer(r)
+                for i in 0..<rowCount {
+                    let begin = i * rowBytes
+                    var line = begin * ahead / max(1, current)
+                    let lineEnd = (begin + rowBytes) * ahead / max(1, current)
+                    while line < lineEnd {
+                        mixture_prefetch(base + current + line)
+                        line += 64
+                    }
+                    w.copyRow(r + i, into: scratch + i * n)
+                }
             }
             let w0 = rowPointer(0), w1 = rowPointer(1), w2 = rowPointer(2)
             var t = 0
