@@ -15,14 +15,14 @@ THREADS=${THREADS:-2}
 BENCH=$W/build/bin/llama-bench
 [ -x "$BENCH" ] || { echo "error: $BENCH not found: run the llama.cpp anchor first (see the header of this script)" >&2; exit 1; }
 [ -f "$W/olmoe-geom-4l/config.json" ] || { echo "error: $W/olmoe-geom-4l is missing: run the llama.cpp anchor first" >&2; exit 1; }
-swift build -c release --product mixture >/dev/null
+[ "${SKIP_BUILD:-0}" = 1 ] || swift build -c release --product mixture >/dev/null
 M=.build/release/mixture
 # Same geometry in F16 for our side (llama.cpp's F16 GGUF is a conversion of the same BF16 weights; speed depends only on geometry).
 [ -f "$W/olmoe-geom-4l-f16/config.json" ] || $M synth "$W/olmoe-geom-4l-f16" --geometry olmoe --layers 4 --dtype f16 >/dev/null
 
 idle_pct() { read -r _ u n s i w q sq st _ < /proc/stat; t1=$((u+n+s+i+w+q+sq+st)); i1=$((i+w)); sleep 2
              read -r _ u n s i w q sq st _ < /proc/stat; t2=$((u+n+s+i+w+q+sq+st)); i2=$((i+w)); echo $(( 100*(i2-i1)/(t2-t1) )); }
-wait_idle() { local waited=0; while [ "$(idle_pct)" -lt 90 ] && [ $waited -lt 120 ]; do echo "machine busy: waiting" >&2; sleep 8; waited=$((waited+10)); done; }
+wait_idle() { [ "${IDLE_WAIT:-1}" = 0 ] && return 0; local waited=0; while [ "$(idle_pct)" -lt 90 ] && [ $waited -lt 120 ]; do echo "machine busy: waiting" >&2; sleep 8; waited=$((waited+10)); done; }
 
 out=$(mktemp -d)
 for dtype in BF16 F16; do

@@ -109,50 +109,43 @@ public enum Linear {
         }
     }
 
-    static let tileRows = 3
+    static let tileRows = 2
+    static let tileTokens = 6
 
-    /// Output tiles of 3 weight rows × 3 tokens. Each tile's rows are widened to Float once, streaming
-    /// sequentially through memory (prefetch-friendly), then reused for every token.
+    /// Output tiles of 2 weight rows × 6 tokens. Each tile's rows are widened to Float once, streaming
+    /// sequentially through memory, then reused for every token.
     static func matrixMatrix(_ job: LinearJob, rows: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
         let w = job.weight
         let n = w.columns
         var r = rows.lowerBound
         while r < rows.upperBound {
             let rowCount = min(tileRows, rows.upperBound - r)
-            func rowPointer(_ i: Int) -> UnsafePointer<Float> {
-                let i = min(i, rowCount - 1)
-                if w.dtype == .float32 { return w.rowPointer(r + i).assumingMemoryBound(to: Float.self) }
-                return UnsafePointer(scratch + i * n)
-            }
-            if w.dtype != .float32 {
+            let w0: UnsafePointer<Float>, w1: UnsafePointer<Float>
+            if w.dtype == .float32 {
+                w0 = w.rowPointer(r).assumingMemoryBound(to: Float.self)
+                w1 = w.rowPointer(r + rowCount - 1).assumingMemoryBound(to: Float.self)
+            } else {
                 // Widen this tile's rows while the next tile's rows travel in from memory.
                 let rowBytes = n * w.dtype.byteSize
-                let nextEnd = min(rows.upperBound, r + rowCount + tileRows)
-                let ahead = (nextEnd - r - rowCount) * rowBytes
-                let current = rowCount * rowBytes
-                let base = w.rowPointer(r)
-                for i in 0..<rowCount {
-                    let begin = i * rowBytes
-                    var line = begin * ahead / max(1, current)
-                    let lineEnd = (begin + rowBytes) * ahead / max(1, current)
-                    while line < lineEnd {
-                        mixture_prefetch(base + current + line)
-                        line += 64
-                    }
-                    w.copyRow(r + i, into: scratch + i * n)
-                }
+                let next = w.rowPointer(r) + rowCount * rowBytes
+                let ahead = (min(rows.upperBound, r + rowCount + tileRows) - r - rowCount) * rowBytes
+                var line = 0
+                while line < ahead { mixture_prefetch(next + line); line += 64 }
+                for i in 0..<rowCount { w.copyRow(r + i, into: scratch + i * n) }
+                w0 = UnsafePointer(scratch)
+                w1 = UnsafePointer(scratch + (rowCount - 1) * n)
             }
-            let w0 = rowPointer(0), w1 = rowPointer(1), w2 = rowPointer(2)
             var t = 0
             while t < job.tokens {
-                let tokenCount = min(3, job.tokens - t)
+                let tokenCount = min(tileTokens, job.tokens - t)
                 let x0 = job.input + t * job.inputStride
-                let x1 = x0 + min(1, tokenCount - 1) * job.inputStride
-                let x2 = x0 + (tokenCount - 1) * job.inputStride
-                let tile = tile3x3(w0, w1, w2, x0, x1, x2, n)
+                let last = tokenCount - 1
+                let tile = tile2x6(w0, w1, x0, x0 + min(1, last) * job.inputStride, x0 + min(2, last) * job.inputStride,
+                                   x0 + min(3, last) * job.inputStride, x0 + min(4, last) * job.inputStride,
+                                   x0 + min(5, last) * job.inputStride, n)
                 for tt in 0..<tokenCount {
                     let out = job.output + (t + tt) * job.outputStride + r
-                    for rr in 0..<rowCount { out[rr] = tile[tt * 4 + rr] }
+                    for rr in 0..<rowCount { out[rr] = tile[tt * 2 + rr] }
                 }
                 t += tokenCount
             }
@@ -160,36 +153,47 @@ public enum Linear {
         }
     }
 
-    /// 3 weight rows × 3 tokens: 9 accumulators + 3 weight vectors + 1 input vector fit the 16 vector
-    /// registers without spilling; 6 loads feed 9 FMAs.
+    /// 2 weight rows × 6 tokens: 12 accumulators (enough to hide FMA latency) + 2 weight vectors + 1 input
+    /// vector fit the 16 vector registers; 8 loads feed 12 FMAs.
     @inline(__always)
-    static func tile3x3(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>,
-                        _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>, _ n: Int) -> SIMD16<Float> {
-        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c02 = SIMD8<Float>()
-        var c10 = SIMD8<Float>(), c11 = SIMD8<Float>(), c12 = SIMD8<Float>()
-        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c22 = SIMD8<Float>()
-        let rw0 = UnsafeRawPointer(w0), rw1 = UnsafeRawPointer(w1), rw2 = UnsafeRawPointer(w2)
+    static func tile2x6(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>,
+                        _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>,
+                        _ x3: UnsafePointer<Float>, _ x4: UnsafePointer<Float>, _ x5: UnsafePointer<Float>,
+                        _ n: Int) -> SIMD16<Float> {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        let rw0 = UnsafeRawPointer(w0), rw1 = UnsafeRawPointer(w1)
         let rx0 = UnsafeRawPointer(x0), rx1 = UnsafeRawPointer(x1), rx2 = UnsafeRawPointer(x2)
-        var k = 0
-        while k + 8 <= n {
-            let o = k * 4
+        let rx3 = UnsafeRawPointer(x3), rx4 = UnsafeRawPointer(x4), rx5 = UnsafeRawPointer(x5)
+        // Byte offsets with wrapping arithmetic: no overflow checks inside the hot loop.
+        let vectorBytes = (n & ~7) &* 4
+        var o = 0
+        while o < vectorBytes {
             let a0 = rw0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
             let a1 = rw1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            let a2 = rw2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            let b0 = rx0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            c00.addProduct(a0, b0); c01.addProduct(a1, b0); c02.addProduct(a2, b0)
-            let b1 = rx1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            c10.addProduct(a0, b1); c11.addProduct(a1, b1); c12.addProduct(a2, b1)
-            let b2 = rx2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            c20.addProduct(a0, b2); c21.addProduct(a1, b2); c22.addProduct(a2, b2)
-            k += 8
+            var b = rx0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            c00.addProduct(a0, b); c01.addProduct(a1, b)
+            b = rx1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            c10.addProduct(a0, b); c11.addProduct(a1, b)
+            b = rx2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            c20.addProduct(a0, b); c21.addProduct(a1, b)
+            b = rx3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            c30.addProduct(a0, b); c31.addProduct(a1, b)
+            b = rx4.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            c40.addProduct(a0, b); c41.addProduct(a1, b)
+            b = rx5.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            c50.addProduct(a0, b); c51.addProduct(a1, b)
+            o &+= 32
         }
-        var result = SIMD16<Float>(c00.sum(), c01.sum(), c02.sum(), 0, c10.sum(), c11.sum(), c12.sum(), 0,
-                                   c20.sum(), c21.sum(), c22.sum(), 0, 0, 0, 0, 0)
+        var result = SIMD16<Float>(c00.sum(), c01.sum(), c10.sum(), c11.sum(), c20.sum(), c21.sum(),
+                                   c30.sum(), c31.sum(), c40.sum(), c41.sum(), c50.sum(), c51.sum(), 0, 0, 0, 0)
+        var k = n & ~7
         while k < n {
-            result[0] += w0[k] * x0[k]; result[1] += w1[k] * x0[k]; result[2] += w2[k] * x0[k]
-            result[4] += w0[k] * x1[k]; result[5] += w1[k] * x1[k]; result[6] += w2[k] * x1[k]
-            result[8] += w0[k] * x2[k]; result[9] += w1[k] * x2[k]; result[10] += w2[k] * x2[k]
+            let a = w0[k], b = w1[k]
+            result[0] += a * x0[k]; result[1] += b * x0[k]; result[2] += a * x1[k]; result[3] += b * x1[k]
+            result[4] += a * x2[k]; result[5] += b * x2[k]; result[6] += a * x3[k]; result[7] += b * x3[k]
+            result[8] += a * x4[k]; result[9] += b * x4[k]; result[10] += a * x5[k]; result[11] += b * x5[k]
             k += 1
         }
         return result
