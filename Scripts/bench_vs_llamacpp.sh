@@ -30,24 +30,28 @@ for dtype in BF16 F16; do
   wait_idle
   $M bench --model "$model" --threads "$THREADS" --repetitions "$REPS" --json > "$out/ours-$dtype.json" 2>/dev/null
   wait_idle
+  $M bench --model "$model" --threads "$THREADS" --repetitions "$REPS" --json --huge-pages > "$out/ours-huge-$dtype.json" 2>/dev/null
+  wait_idle
   "$BENCH" -m "$W/olmoe-geom-4l-$dtype.gguf" -t "$THREADS" -p 128 -n 64 -r "$REPS" -o json > "$out/peer-$dtype.json" 2>/dev/null
 done
 python3 - "$out" <<'PY'
 import json, sys, statistics
 d = sys.argv[1]
-print(f"{'dtype':6} {'test':8} {'mixture tok/s':>14} {'llama.cpp tok/s':>16} {'ratio':>7}")
+print(f"{'dtype':6} {'test':6} {'mixture (mmap)':>15} {'mixture (--huge-pages)':>23} {'llama.cpp':>10} {'ratio mmap':>11} {'ratio huge':>11}")
 for dtype in ["BF16", "F16"]:
     ours = json.load(open(f"{d}/ours-{dtype}.json"))
+    huge = json.load(open(f"{d}/ours-huge-{dtype}.json"))
     peer = json.load(open(f"{d}/peer-{dtype}.json"))
     def peer_median(kind):
         for r in peer:
             if (kind == "pp" and r["n_prompt"] > 0 and r["n_gen"] == 0) or (kind == "tg" and r["n_gen"] > 0 and r["n_prompt"] == 0):
                 return statistics.median(r["samples_ts"])
-    for kind, mine in [("pp128", ours["prefill_median"]), ("tg64", ours["decode_median"])]:
+    for kind, key in [("pp128", "prefill_median"), ("tg64", "decode_median")]:
         p = peer_median(kind[:2])
-        print(f"{dtype:6} {kind:8} {mine:14.1f} {p:16.1f} {mine / p:7.2f}")
-    print(f"{dtype:6} decode at {ours['decode_fraction_of_bound']*100:.1f}% of the bandwidth bound "
-          f"({ours['bandwidth_bytes_per_second']/1e9:.1f} GB/s, {ours['bytes_read_per_decoded_token']/1e6:.0f} MB/token, "
-          f"bound {ours['decode_bound_tokens_per_second']:.1f} tok/s); peak RSS {ours['peak_rss_bytes']/1e6:.0f} MB")
+        print(f"{dtype:6} {kind:6} {ours[key]:15.1f} {huge[key]:23.1f} {p:10.1f} {ours[key] / p:11.2f} {huge[key] / p:11.2f}")
+    for name, r in [("mmap", ours), ("huge pages", huge)]:
+        print(f"{dtype:6} {name}: decode at {r['decode_fraction_of_bound']*100:.1f}% of the bandwidth bound "
+              f"({r['bandwidth_bytes_per_second']/1e9:.1f} GB/s measured in the same run, {r['bytes_read_per_decoded_token']/1e6:.0f} MB/token, "
+              f"bound {r['decode_bound_tokens_per_second']:.1f} tok/s); peak RSS {r['peak_rss_bytes']/1e6:.0f} MB")
 PY
 rm -rf "$out"

@@ -6,13 +6,29 @@ import Darwin
 #endif
 import MixtureCore
 
-/// A whole file mapped read-only into memory. Pages load on first touch; nothing is copied.
+/// How a weights file is made addressable.
+public enum Residency: Sendable {
+    /// Memory-mapped from the page cache: nothing copied, pages load on first touch (the default).
+    case mapped
+    /// Read once into anonymous memory backed by 2 MB pages: one copy at load time, then 10-15% more
+    /// read bandwidth for decoding here (fewer TLB misses, prefetchers not stopped at every 4 KB).
+    case hugePages
+}
+
+/// A whole file made readable in memory, mapped (no copy) or copied into huge pages.
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let size: Int
     public let bytes: UnsafeRawPointer
+    public let residency: Residency
+    private var mappingLength = 0
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(path: path, residency: .mapped)
+    }
+
+    public init(path: String, residency: Residency) throws {
+        self.residency = residency
         self.path = path
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
@@ -29,6 +45,27 @@ public final class MappedFile: @unchecked Sendable {
             bytes = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 16))
             return
         }
+        if residency == .hugePages {
+            let hugePage = 2 << 20
+            mappingLength = (size + hugePage - 1) / hugePage * hugePage
+            guard let address = mmap(nil, mappingLength, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+                  address != MAP_FAILED else {
+                throw MixtureError.invalidFile(path: path, reason: "cannot allocate \(size) bytes (\(String(cString: strerror(errno))))")
+            }
+            _ = madvise(address, mappingLength, 14) // MADV_HUGEPAGE
+            var offset = 0
+            while offset < size {
+                let count = pread(fd, address + offset, min(64 << 20, size - offset), off_t(offset))
+                guard count > 0 else {
+                    munmap(address, mappingLength)
+                    throw MixtureError.invalidFile(path: path, reason: "read failed at byte \(offset) (\(count < 0 ? String(cString: strerror(errno)) : "unexpected end of file"))")
+                }
+                offset += count
+            }
+            bytes = UnsafeRawPointer(address)
+            return
+        }
+        mappingLength = size
         guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
             throw MixtureError.invalidFile(path: path, reason: "cannot map into memory (\(String(cString: strerror(errno))))")
         }
@@ -37,7 +74,7 @@ public final class MappedFile: @unchecked Sendable {
 
     deinit {
         if size > 0 {
-            munmap(UnsafeMutableRawPointer(mutating: bytes), size)
+            munmap(UnsafeMutableRawPointer(mutating: bytes), mappingLength)
         } else {
             UnsafeMutableRawPointer(mutating: bytes).deallocate()
         }

@@ -11,7 +11,7 @@ public final class ModelFolder: @unchecked Sendable {
     public let files: [SafeTensorsFile]
     private let location: [String: Int]
 
-    public init(url: URL) throws {
+    public init(url: URL, residency: Residency = .mapped) throws {
         self.url = url
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
@@ -58,7 +58,7 @@ public final class ModelFolder: @unchecked Sendable {
         var files: [SafeTensorsFile] = []
         var location: [String: Int] = [:]
         for (i, shard) in shardNames.enumerated() {
-            let file = try SafeTensorsFile(path: url.appendingPathComponent(shard).path)
+            let file = try SafeTensorsFile(path: url.appendingPathComponent(shard).path, residency: residency)
             for name in file.tensors.keys {
                 if let previous = location[name] {
                     throw MixtureError.invalidFile(path: file.path, reason: "tensor '\(name)' also appears in \(files[previous].path)")

@@ -65,8 +65,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Headers above this size are refused (the reference library uses the same bound).
     public static let maximumHeaderSize = 100_000_000
 
-    public init(path: String) throws {
-        file = try MappedFile(path: path)
+    public init(path: String, residency: Residency = .mapped) throws {
+        file = try MappedFile(path: path, residency: residency)
         self.path = path
         guard file.size >= 8 else {
             throw MixtureError.invalidFile(path: path, reason: "file is \(file.size) bytes, too short for a safetensors header")

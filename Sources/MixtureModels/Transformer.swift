@@ -27,8 +27,9 @@ public final class TransformerModel: @unchecked Sendable {
                                scaling: architecture.ropeScaling)
     }
 
-    public static func load(from url: URL) throws -> TransformerModel {
-        try TransformerModel(folder: ModelFolder(url: url))
+    /// Loads a model folder; `residency: .hugePages` copies the weights into 2 MB pages for faster decoding.
+    public static func load(from url: URL, residency: Residency = .mapped) throws -> TransformerModel {
+        try TransformerModel(folder: ModelFolder(url: url, residency: residency))
     }
 
     public func makeCache(capacity: Int = 256) -> KVCache {

@@ -28,7 +28,7 @@ struct Bench: ParsableCommand {
         guard promptTokens >= 0, decodeTokens >= 0, repetitions > 0 else {
             throw ValidationError("--prompt-tokens and --decode-tokens must be ≥ 0 and --repetitions ≥ 1")
         }
-        let model = try TransformerModel.load(from: options.url)
+        let model = try TransformerModel.load(from: options.url, residency: options.residency)
         let report = try model.benchmark(promptTokens: promptTokens, decodeTokens: decodeTokens, repetitions: repetitions,
                                          measureBandwidth: !noBandwidth,
                                          progress: { step in printError("bench: \(step)") })

@@ -48,7 +48,7 @@ struct Generate: ParsableCommand {
     func run() throws {
         try options.applyThreads()
         let prompt = try parseIDs(ids)
-        let model = try TransformerModel.load(from: options.url)
+        let model = try TransformerModel.load(from: options.url, residency: options.residency)
         let statistics = model.architecture.moe.map { RoutingStatistics(expertCount: $0.expertCount) }
         let result = try model.generate(
             prompt: prompt, maxTokens: maxTokens, sampling: sampling.parameters, stopTokens: Set(stopIDs).union(ignoreEOS ? [] : model.endOfSequenceTokens),

@@ -12,7 +12,7 @@ struct Inspect: ParsableCommand {
     var json = false
 
     func run() throws {
-        let model = try TransformerModel.load(from: options.url)
+        let model = try TransformerModel.load(from: options.url, residency: options.residency)
         let a = model.architecture
         let (total, active) = a.parameterCounts
         let dtypes = model.weights.dtypes.map(\.rawValue).sorted()

@@ -14,7 +14,7 @@ struct Logits: ParsableCommand {
     func run() throws {
         try options.applyThreads()
         let tokens = try parseIDs(ids)
-        let model = try TransformerModel.load(from: options.url)
+        let model = try TransformerModel.load(from: options.url, residency: options.residency)
         let rows = try model.forward(tokens, cache: model.makeCache(capacity: tokens.count), logits: .all)
         var out = "{\"logits\": ["
         for (i, row) in rows.enumerated() {

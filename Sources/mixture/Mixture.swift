@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MixtureCore
+import MixtureFormats
 
 @main
 struct Mixture: ParsableCommand {
@@ -18,6 +19,11 @@ struct ModelOptions: ParsableArguments {
 
     @Option(name: .long, help: "Worker threads for the kernels (default: all cores).")
     var threads: Int?
+
+    @Flag(name: .customLong("huge-pages"), help: "Copy the weights into 2 MB pages instead of memory-mapping them (faster decoding, one copy at load).")
+    var hugePages = false
+
+    var residency: Residency { hugePages ? .hugePages : .mapped }
 
     func applyThreads() throws {
         if let t = threads {

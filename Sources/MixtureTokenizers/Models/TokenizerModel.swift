@@ -1,0 +1,109 @@
+import Foundation
+
+/// The `model` of tokenizer.json: turns one pre-tokenized word into ids.
+protocol TokenizerModel: AnyObject {
+    func tokenize(_ word: Scalars, into ids: inout [Int]) throws
+    func tokenToID(_ token: String) -> Int?
+    func idToToken(_ id: Int) -> String?
+    /// Number of entries in the model's own vocabulary.
+    var vocabularySize: Int { get }
+}
+
+enum TokenizerModels {
+    static let supported = ["BPE", "Unigram", "WordLevel", "WordPiece"]
+
+    static func parse(_ json: JSONObject) throws -> TokenizerModel {
+        // Old files may omit the model type; infer it from its fields as the library does.
+        let type: String
+        if let declared = try json.string("type") {
+            type = declared
+        } else if json.has("merges") {
+            type = "BPE"
+        } else if json.has("unk_id") || json.raw("vocab") is [Any] {
+            type = "Unigram"
+        } else if json.has("max_input_chars_per_word") || json.has("continuing_subword_prefix") {
+            type = "WordPiece"
+        } else {
+            type = "WordLevel"
+        }
+        switch type {
+        case "BPE": return try BPEModel(json: json)
+        case "WordPiece": return try WordPieceModel(json: json)
+        case "Unigram": return try UnigramModel(json: json)
+        case "WordLevel": return try WordLevelModel(json: json)
+        default:
+            throw TokenizerError.unsupportedType(json.file, "model", type, supported: supported)
+        }
+    }
+
+    /// `{"token": id, …}` plus the reverse table.
+    static func parseVocabulary(_ json: JSONObject) throws -> (vocabulary: [TokenKey: Int], tokens: [String?]) {
+        guard let raw = json.raw("vocab") else { throw TokenizerError.missingField(json.file, json.fieldPath("vocab")) }
+        guard let dictionary = raw as? [String: Any] else { throw json.error("vocab", "expected an object of token → id") }
+        var vocabulary = [TokenKey: Int](minimumCapacity: dictionary.count)
+        var maxID = -1
+        for (token, value) in dictionary {
+            guard let id = JSONObject.integer(value), id >= 0 else {
+                throw json.error("vocab", "token \(token.debugDescription) has no valid id")
+            }
+            vocabulary[TokenKey(token)] = id
+            maxID = max(maxID, id)
+        }
+        var tokens = [String?](repeating: nil, count: maxID + 1)
+        for (token, id) in vocabulary { tokens[id] = token.string }
+        return (vocabulary, tokens)
+    }
+}
+
+/// A bounded per-word cache shared by encode calls; encoding may run on several threads.
+final class WordCache {
+    private var storage: [Scalars: [Int]] = [:]
+    private let lock = NSLock()
+    private let capacity: Int
+
+    init(capacity: Int = 20_000) {
+        self.capacity = capacity
+    }
+
+    func get(_ word: Scalars) -> [Int]? {
+        lock.lock()
+        defer { lock.unlock() }
+        return storage[word]
+    }
+
+    /// Words this long are rare and would only bloat the cache.
+    static let maximumWordLength = 256
+
+    func set(_ word: Scalars, _ ids: [Int]) {
+        if word.count > WordCache.maximumWordLength { return }
+        lock.lock()
+        defer { lock.unlock() }
+        if storage.count >= capacity { storage.removeAll(keepingCapacity: true) }
+        storage[word] = ids
+    }
+}
+
+final class WordLevelModel: TokenizerModel {
+    let vocabulary: [TokenKey: Int]
+    let tokens: [String?]
+    let unknownToken: String?
+
+    init(json: JSONObject) throws {
+        (vocabulary, tokens) = try TokenizerModels.parseVocabulary(json)
+        unknownToken = try json.string("unk_token")
+    }
+
+    var vocabularySize: Int { vocabulary.count }
+    func tokenToID(_ token: String) -> Int? { vocabulary[token: token] }
+    func idToToken(_ id: Int) -> String? { id >= 0 && id < tokens.count ? tokens[id] : nil }
+
+    func tokenize(_ word: Scalars, into ids: inout [Int]) throws {
+        if let id = vocabulary[TokenKey(word.string)] {
+            ids.append(id)
+        } else if let unknownToken, let id = vocabulary[token: unknownToken] {
+            ids.append(id)
+        } else {
+            throw TokenizerError.encoding("WordLevel: \(word.string.debugDescription) is not in the vocabulary and unk_token is missing")
+        }
+    }
+}
