@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MixtureCore
 import MixtureFormats
+import MixtureModels
 
 struct KernelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +14,18 @@ struct KernelBench: ParsableCommand {
     @Option(help: "Tokens for the matrix-matrix product.") var tokens: Int = 16
     @Option(help: "Worker threads.") var threads: Int?
     @Option(help: "Also time a BF16 matrix read from this file through a memory mapping (page-cache backed).") var mapped: String?
+
+    /// Median wall time of `repetitions` calls.
+    func medianSeconds(_ repetitions: Int, _ body: () -> Void) -> Double {
+        let clock = ContinuousClock()
+        var times: [Double] = []
+        for _ in 0..<repetitions {
+            let began = clock.now
+            body()
+            times.append((clock.now - began).seconds)
+        }
+        return times.sorted()[times.count / 2]
+    }
 
     func run() throws {
         if let t = threads { Parallel.threadCount = max(1, t) }
@@ -26,14 +39,7 @@ struct KernelBench: ParsableCommand {
             let bytes = rows * columns * 2
             guard file.size >= bytes + 4096 else { throw ValidationError("\(path) is smaller than the matrix") }
             let w = WeightMatrix(rows: rows, columns: columns, dtype: .bfloat16, base: file.bytes + 4096)
-            var times: [Double] = []
-            let clock = ContinuousClock()
-            for _ in 0..<7 {
-                let began = clock.now
-                Linear.run(LinearJob(weight: w, input: x.pointer, output: y.pointer, tokens: 1))
-                times.append((clock.now - began).seconds)
-            }
-            let median = times.sorted()[times.count / 2]
+            let median = medianSeconds(7) { Linear.run(LinearJob(weight: w, input: x.pointer, output: y.pointer, tokens: 1)) }
             print(String(format: "matvec BF16 mapped %dx%d: %.2f ms, %.2f GB/s", rows, columns, median * 1e3, Double(bytes) / median / 1e9))
         }
         for dtype in [DType.bfloat16, .float16, .float32] {
@@ -42,24 +48,11 @@ struct KernelBench: ParsableCommand {
             defer { storage.deallocate() }
             memset(storage, 0x3c, bytes)
             let w = WeightMatrix(rows: rows, columns: columns, dtype: dtype, base: storage)
-            var times: [Double] = []
-            let clock = ContinuousClock()
-            for _ in 0..<7 {
-                let began = clock.now
-                Linear.run(LinearJob(weight: w, input: x.pointer, output: y.pointer, tokens: 1))
-                times.append((clock.now - began).seconds)
-            }
-            let median = times.sorted()[times.count / 2]
+            let median = medianSeconds(7) { Linear.run(LinearJob(weight: w, input: x.pointer, output: y.pointer, tokens: 1)) }
             print(String(format: "matvec %@ %dx%d: %.2f ms, %.2f GB/s (%.0f%% of measured bandwidth)",
                          dtype.rawValue, rows, columns, median * 1e3, Double(bytes) / median / 1e9, Double(bytes) / median / bandwidth * 100))
             if tokens > 1 {
-                times = []
-                for _ in 0..<3 {
-                    let began = clock.now
-                    Linear.run(LinearJob(weight: w, input: x.pointer, output: y.pointer, tokens: tokens))
-                    times.append((clock.now - began).seconds)
-                }
-                let m = times.sorted()[1]
+                let m = medianSeconds(3) { Linear.run(LinearJob(weight: w, input: x.pointer, output: y.pointer, tokens: tokens)) }
                 print(String(format: "matmul %@ %d tokens: %.2f ms, %.1f GFLOP/s",
                              dtype.rawValue, tokens, m * 1e3, 2.0 * Double(rows * columns * tokens) / m / 1e9))
             }

@@ -5,79 +5,33 @@ public enum Dot {
     @inline(__always)
     public static func product(_ weights: UnsafeRawPointer, _ dtype: DType, _ x: UnsafePointer<Float>, count: Int) -> Float {
         switch dtype {
-        case .float32: return float32(weights, x, count)
-        case .bfloat16: return bfloat16(weights, x, count)
-        case .float16: return float16(weights, x, count)
+        case .float32: return product(weights, x, count, as: Float32Storage.self)
+        case .bfloat16: return product(weights, x, count, as: BFloat16Storage.self)
+        case .float16: return product(weights, x, count, as: Float16Storage.self)
         }
     }
 
+    /// One loop for every storage type; the generic parameter specialises it into a dedicated kernel.
     @inline(__always)
-    static func float32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    static func product<S: WeightStorage>(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int, as _: S.Type) -> Float {
         let xr = UnsafeRawPointer(x)
+        let size = S.byteSize
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
         var i = 0
         while i + 32 <= n {
-            a0.addProduct(VectorLoad.float32x8(w + i * 4), VectorLoad.float32x8(xr + i * 4))
-            a1.addProduct(VectorLoad.float32x8(w + i * 4 + 32), VectorLoad.float32x8(xr + i * 4 + 32))
-            a2.addProduct(VectorLoad.float32x8(w + i * 4 + 64), VectorLoad.float32x8(xr + i * 4 + 64))
-            a3.addProduct(VectorLoad.float32x8(w + i * 4 + 96), VectorLoad.float32x8(xr + i * 4 + 96))
+            a0.addProduct(S.load8(w + i * size), xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+            a1.addProduct(S.load8(w + (i + 8) * size), xr.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self))
+            a2.addProduct(S.load8(w + (i + 16) * size), xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD8<Float>.self))
+            a3.addProduct(S.load8(w + (i + 24) * size), xr.loadUnaligned(fromByteOffset: i * 4 + 96, as: SIMD8<Float>.self))
             i += 32
         }
         while i + 8 <= n {
-            a0.addProduct(VectorLoad.float32x8(w + i * 4), VectorLoad.float32x8(xr + i * 4))
+            a0.addProduct(S.load8(w + i * size), xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
             i += 8
         }
         var sum = ((a0 + a1) + (a2 + a3)).sum()
         while i < n {
-            sum += w.loadUnaligned(fromByteOffset: i * 4, as: Float.self) * x[i]
-            i += 1
-        }
-        return sum
-    }
-
-    @inline(__always)
-    static func bfloat16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        let xr = UnsafeRawPointer(x)
-        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-        var i = 0
-        while i + 32 <= n {
-            a0.addProduct(VectorLoad.bfloat16x8(w + i * 2), VectorLoad.float32x8(xr + i * 4))
-            a1.addProduct(VectorLoad.bfloat16x8(w + i * 2 + 16), VectorLoad.float32x8(xr + i * 4 + 32))
-            a2.addProduct(VectorLoad.bfloat16x8(w + i * 2 + 32), VectorLoad.float32x8(xr + i * 4 + 64))
-            a3.addProduct(VectorLoad.bfloat16x8(w + i * 2 + 48), VectorLoad.float32x8(xr + i * 4 + 96))
-            i += 32
-        }
-        while i + 8 <= n {
-            a0.addProduct(VectorLoad.bfloat16x8(w + i * 2), VectorLoad.float32x8(xr + i * 4))
-            i += 8
-        }
-        var sum = ((a0 + a1) + (a2 + a3)).sum()
-        while i < n {
-            sum += ScalarConversion.float(fromBFloat16: w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * x[i]
-            i += 1
-        }
-        return sum
-    }
-
-    @inline(__always)
-    static func float16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        let xr = UnsafeRawPointer(x)
-        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-        var i = 0
-        while i + 32 <= n {
-            a0.addProduct(VectorLoad.float16x8(w + i * 2), VectorLoad.float32x8(xr + i * 4))
-            a1.addProduct(VectorLoad.float16x8(w + i * 2 + 16), VectorLoad.float32x8(xr + i * 4 + 32))
-            a2.addProduct(VectorLoad.float16x8(w + i * 2 + 32), VectorLoad.float32x8(xr + i * 4 + 64))
-            a3.addProduct(VectorLoad.float16x8(w + i * 2 + 48), VectorLoad.float32x8(xr + i * 4 + 96))
-            i += 32
-        }
-        while i + 8 <= n {
-            a0.addProduct(VectorLoad.float16x8(w + i * 2), VectorLoad.float32x8(xr + i * 4))
-            i += 8
-        }
-        var sum = ((a0 + a1) + (a2 + a3)).sum()
-        while i < n {
-            sum += ScalarConversion.float(fromFloat16: w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * x[i]
+            sum += S.load1(w + i * size) * x[i]
             i += 1
         }
         return sum
@@ -131,7 +85,7 @@ public enum Dot {
     /// `Float` · `Float`, for attention scores.
     @inline(__always)
     public static func product(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        float32(UnsafeRawPointer(a), b, count)
+        product(UnsafeRawPointer(a), b, count, as: Float32Storage.self)
     }
 
     /// Scalar reference, kept for tests of the vector paths.
@@ -140,6 +94,31 @@ public enum Dot {
         for i in 0..<count { sum += Double(ScalarConversion.load(weights, i, as: dtype)) * Double(x[i]) }
         return Float(sum)
     }
+}
+
+/// A weight storage type: how to widen 8 (or 1) stored elements to Float.
+protocol WeightStorage {
+    static var byteSize: Int { get }
+    static func load8(_ p: UnsafeRawPointer) -> SIMD8<Float>
+    static func load1(_ p: UnsafeRawPointer) -> Float
+}
+
+enum Float32Storage: WeightStorage {
+    static var byteSize: Int { 4 }
+    @inline(__always) static func load8(_ p: UnsafeRawPointer) -> SIMD8<Float> { VectorLoad.float32x8(p) }
+    @inline(__always) static func load1(_ p: UnsafeRawPointer) -> Float { p.loadUnaligned(as: Float.self) }
+}
+
+enum BFloat16Storage: WeightStorage {
+    static var byteSize: Int { 2 }
+    @inline(__always) static func load8(_ p: UnsafeRawPointer) -> SIMD8<Float> { VectorLoad.bfloat16x8(p) }
+    @inline(__always) static func load1(_ p: UnsafeRawPointer) -> Float { ScalarConversion.float(fromBFloat16: p.loadUnaligned(as: UInt16.self)) }
+}
+
+enum Float16Storage: WeightStorage {
+    static var byteSize: Int { 2 }
+    @inline(__always) static func load8(_ p: UnsafeRawPointer) -> SIMD8<Float> { VectorLoad.float16x8(p) }
+    @inline(__always) static func load1(_ p: UnsafeRawPointer) -> Float { ScalarConversion.float(fromFloat16: p.loadUnaligned(as: UInt16.self)) }
 }
 
 extension SIMD8 where Scalar == Float {
