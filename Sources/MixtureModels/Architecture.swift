@@ -103,8 +103,8 @@ public struct ArchitectureDescription: Sendable {
             throw MixtureError.invalidConfig(path: config.path, field: "head_dim", reason: "rotary embedding needs an even head_dim, found \(headDimension)")
         }
         let activation = try config.optionalString("hidden_act") ?? "silu"
-        guard activation == "silu" else {
-            throw MixtureError.invalidConfig(path: config.path, field: "hidden_act", reason: "'\(activation)' is not supported (supported: silu)")
+        guard activation == "silu" || activation == "swish" else {
+            throw MixtureError.invalidConfig(path: config.path, field: "hidden_act", reason: "'\(activation)' is not supported (supported: silu, swish)")
         }
 
         (ropeTheta, ropeScaling) = try Self.readRope(config)

@@ -92,7 +92,8 @@ public struct TransformerWeights: @unchecked Sendable {
 
         embedding = try matrix("model.embed_tokens.weight", a.vocabularySize, a.hiddenSize)
         finalNorm = try vector("model.norm.weight", a.hiddenSize)
-        if a.tiedEmbeddings && folder.tensor("lm_head.weight") == nil {
+        if a.tiedEmbeddings {
+            // Tied: transformers uses the embedding matrix, whatever lm_head.weight the file may also hold.
             languageModelHead = embedding
         } else {
             languageModelHead = try matrix("lm_head.weight", a.vocabularySize, a.hiddenSize)
