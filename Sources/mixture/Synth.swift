@@ -16,6 +16,9 @@ struct Synth: ParsableCommand {
     @Option(help: "Number of layers.")
     var layers: Int?
 
+    @Option(name: .customLong("vocab-size"), help: "Vocabulary size (default: the geometry's).")
+    var vocabularySize: Int?
+
     @Option(help: "Weight dtype: bf16, f16 or f32.")
     var dtype: String = "bf16"
 
@@ -32,6 +35,10 @@ struct Synth: ParsableCommand {
         if let layers = layers {
             guard layers > 0 else { throw ValidationError("--layers must be at least 1") }
             checkpoint.layerCount = layers
+        }
+        if let size = vocabularySize {
+            guard size > 0 else { throw ValidationError("--vocab-size must be at least 1") }
+            checkpoint.vocabularySize = size
         }
         guard let type = DType(name: dtype) else { throw ValidationError("--dtype must be bf16, f16 or f32, got '\(dtype)'") }
         checkpoint.dtype = type
