@@ -11,7 +11,7 @@ let kernelFlags: [SwiftSetting] = [
 let package = Package(
     name: "Mixture",
     products: [
-        .library(name: "Mixture", targets: ["MixtureCore", "MixtureFormats", "MixtureModels"]),
+        .library(name: "Mixture", targets: ["MixtureCore", "MixtureFormats", "MixtureTokenizers", "MixtureModels", "MixtureEmbeddings"]),
         .executable(name: "mixture", targets: ["mixture"]),
     ],
     dependencies: [
@@ -21,17 +21,23 @@ let package = Package(
         .target(name: "CMixtureSupport"),
         .target(name: "MixtureCore", dependencies: ["CMixtureSupport"], swiftSettings: kernelFlags),
         .target(name: "MixtureFormats", dependencies: ["MixtureCore"], swiftSettings: kernelFlags),
+        .target(name: "MixtureTokenizers", swiftSettings: kernelFlags),
         .target(name: "MixtureModels", dependencies: ["MixtureCore", "MixtureFormats"], swiftSettings: kernelFlags),
+        .target(name: "MixtureEmbeddings", dependencies: ["MixtureCore", "MixtureFormats", "MixtureTokenizers"],
+                swiftSettings: kernelFlags),
         .executableTarget(
             name: "mixture",
             dependencies: [
-                "MixtureCore", "MixtureFormats", "MixtureModels",
+                "MixtureCore", "MixtureFormats", "MixtureTokenizers", "MixtureModels", "MixtureEmbeddings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelFlags),
         .testTarget(name: "MixtureCoreTests", dependencies: ["MixtureCore"], swiftSettings: kernelFlags),
         .testTarget(name: "MixtureFormatsTests", dependencies: ["MixtureFormats"], swiftSettings: kernelFlags),
-        .testTarget(name: "MixtureCLITests", dependencies: ["mixture"]),
+        .testTarget(name: "MixtureTokenizersTests", dependencies: ["MixtureTokenizers"], swiftSettings: kernelFlags),
+        .testTarget(name: "MixtureEmbeddingsTests", dependencies: ["MixtureEmbeddings", "MixtureTokenizers", "MixtureFormats", "MixtureCore"],
+                    swiftSettings: kernelFlags),
+        .testTarget(name: "MixtureCLITests", dependencies: ["mixture"], swiftSettings: kernelFlags),
         .testTarget(name: "MixtureModelsTests", dependencies: ["MixtureModels", "MixtureFormats", "MixtureCore"],
                     swiftSettings: kernelFlags),
     ]

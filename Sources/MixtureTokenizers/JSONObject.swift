@@ -31,12 +31,12 @@ struct JSONObject {
     }
 
     func has(_ key: String) -> Bool {
-        if let value = storage[key], !(value is NSNull) { return true }
+        if let value = storage[key], !(value is JSONNull) { return true }
         return false
     }
 
     func raw(_ key: String) -> Any? {
-        guard let value = storage[key], !(value is NSNull) else { return nil }
+        guard let value = storage[key], !(value is JSONNull) else { return nil }
         return value
     }
 
@@ -97,14 +97,11 @@ struct JSONObject {
         guard let value = raw(key) else { return nil }
         if let number = value as? Double { return number }
         if let number = value as? Int { return Double(number) }
-        if let number = value as? NSNumber { return number.doubleValue }
         throw error(key, "expected a number")
     }
 
     static func integer(_ value: Any) -> Int? {
-        if let int = value as? Int { return int }
-        if let number = value as? NSNumber { return number.intValue }
-        return nil
+        return value as? Int
     }
 
     /// The component's `type` discriminator.
@@ -122,17 +119,16 @@ extension String {
 }
 
 extension Array where Element == Unicode.Scalar {
-    var string: String {
-        var result = String.UnicodeScalarView()
-        result.append(contentsOf: self)
-        return String(result)
-    }
+    var string: String { self[...].string }
 }
 
 extension ArraySlice where Element == Unicode.Scalar {
+    /// Via UTF-8 bytes: appending scalars to a String one by one is several times slower.
     var string: String {
-        var result = String.UnicodeScalarView()
-        result.append(contentsOf: self)
-        return String(result)
+        if isEmpty { return "" }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count * 2)
+        for scalar in self { scalar.appendUTF8(to: &bytes) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -2,9 +2,17 @@
 /// final — never half of a UTF-8 sequence split across byte tokens, and with the spacing the full
 /// decode would give (decoders such as Metaspace treat the first token specially, so each step
 /// decodes a window that starts one token back and emits only the new suffix).
-public struct StreamingDetokenizer {
+///
+/// For any valid text the concatenated output equals `decode` of all ids. Only when a model emits
+/// byte tokens that never form valid UTF-8 can they differ: ByteFallback then turns the whole
+/// byte run (including ASCII bytes already streamed, e.g. `<0x0A>`) into U+FFFD.
+public struct StreamingDetokenizer: Sendable {
     public let tokenizer: Tokenizer
     public let skipSpecialTokens: Bool
+    private var allIDs: [Int] = []
+    /// The ids that contribute text. Ids `decode` drops (skipped special tokens, unknown ids) are
+    /// left out, so the first token of a window is always real text: decoders that treat the
+    /// first token specially (Metaspace, Strip) then see the same first token in both windows.
     private var ids: [Int] = []
     /// Start of the window decoded for context.
     private var prefixOffset = 0
@@ -19,6 +27,8 @@ public struct StreamingDetokenizer {
     /// Adds one id and returns the newly completed text (often empty while a multi-byte
     /// character is still incomplete).
     public mutating func append(_ id: Int) -> String {
+        allIDs.append(id)
+        guard tokenizer.decodedToken(id, skipSpecialTokens: skipSpecialTokens) != nil else { return "" }
         ids.append(id)
         let previousText = tokenizer.decode(Array(ids[prefixOffset..<readOffset]), skipSpecialTokens: skipSpecialTokens)
         let currentText = tokenizer.decode(Array(ids[prefixOffset...]), skipSpecialTokens: skipSpecialTokens)
@@ -45,6 +55,7 @@ public struct StreamingDetokenizer {
     /// formed a complete character) and resets the stream.
     public mutating func finish() -> String {
         defer {
+            allIDs.removeAll()
             ids.removeAll()
             prefixOffset = 0
             readOffset = 0
@@ -59,5 +70,5 @@ public struct StreamingDetokenizer {
     }
 
     /// All ids appended since the last `finish()`.
-    public var tokenIDs: [Int] { ids }
+    public var tokenIDs: [Int] { allIDs }
 }

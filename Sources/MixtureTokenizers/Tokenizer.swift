@@ -10,7 +10,7 @@ public final class Tokenizer: @unchecked Sendable {
     let preTokenizer: PreTokenizer?
     let model: TokenizerModel
     let postProcessor: PostProcessor?
-    let decoder: Decoder?
+    let decoder: TokenDecoder?
     let addedVocabulary: AddedVocabulary
     let truncation: Truncation?
     let padding: Padding?
@@ -87,6 +87,31 @@ public final class Tokenizer: @unchecked Sendable {
         }
     }
 
+    private init(copying other: Tokenizer, truncation: Truncation?, padding: Padding?) {
+        normalizer = other.normalizer
+        preTokenizer = other.preTokenizer
+        model = other.model
+        postProcessor = other.postProcessor
+        decoder = other.decoder
+        addedVocabulary = other.addedVocabulary
+        self.truncation = truncation
+        self.padding = padding
+        bosToken = other.bosToken
+        eosToken = other.eosToken
+        unknownToken = other.unknownToken
+        padToken = other.padToken
+    }
+
+    /// The same tokenizer without the `truncation` and `padding` of its tokenizer.json (as the
+    /// library's `no_truncation()` / `no_padding()`), sharing its vocabulary and caches. Prefer
+    /// this to editing the JSON: re-serializing with Foundation rounds Unigram scores.
+    public func withoutTruncationOrPadding() -> Tokenizer {
+        Tokenizer(copying: self, truncation: nil, padding: nil)
+    }
+
+    /// `max_length` of the tokenizer.json truncation, if any.
+    public var truncationMaxLength: Int? { truncation?.maxLength }
+
     /// A special token in tokenizer_config.json: a string or an AddedToken object.
     private static func specialTokenName(_ config: JSONObject, _ key: String) throws -> String? {
         guard let value = config.raw(key) else { return nil }
@@ -135,16 +160,21 @@ public final class Tokenizer: @unchecked Sendable {
         var tokens: [String] = []
         tokens.reserveCapacity(ids.count)
         for id in ids {
-            if let added = addedVocabulary.byID[id] {
-                if skipSpecialTokens && added.special { continue }
-                tokens.append(addedVocabulary.decodedContent[id] ?? added.content)
-            } else if let token = model.idToToken(id) {
-                if skipSpecialTokens, let added = addedVocabulary.byContent[token: token], added.special { continue }
-                tokens.append(token)
-            }
+            if let token = decodedToken(id, skipSpecialTokens: skipSpecialTokens) { tokens.append(token) }
         }
         guard let decoder else { return tokens.joined(separator: " ") }
         return decoder.decodeChain(tokens).joined()
+    }
+
+    /// The token string `decode` passes to the decoder for `id`, or nil when `decode` drops it.
+    func decodedToken(_ id: Int, skipSpecialTokens: Bool) -> String? {
+        if let added = addedVocabulary.byID[id] {
+            if skipSpecialTokens && added.special { return nil }
+            return addedVocabulary.decodedContent[id] ?? added.content
+        }
+        guard let token = model.idToToken(id) else { return nil }
+        if skipSpecialTokens, let added = addedVocabulary.byContent[token: token], added.special { return nil }
+        return token
     }
 
     /// The id of a token string (added tokens first, then the model vocabulary).

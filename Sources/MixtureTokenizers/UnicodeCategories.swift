@@ -47,11 +47,6 @@ enum UnicodeCategories {
         return ScalarProperties.categoryBit(scalar) & (0b111 << 8) != 0
     }
 
-    /// Rust `char::is_alphanumeric`: Alphabetic or Numeric.
-    static func isAlphanumeric(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.isAlphabetic || isNumber(scalar)
-    }
-
     /// Unicode punctuation (P*) as the `unicode_categories` crate (Unicode 8.0) sees it.
     static func isPunctuation(_ scalar: Unicode.Scalar) -> Bool {
         if scalar.value == 0x166D || scalar.value == 0x111C9 { return true }  // Po in Unicode 8.0

@@ -1,20 +1,21 @@
 import Foundation
 import XCTest
 
-/// The `mixture` executable end to end: output formats, exit codes, one-line errors.
-final class CLITests: XCTestCase {
+/// Runs the built `mixture` executable.
+enum CLI {
     static let fixtures = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-    /// The built executable sits beside the test bundle.
+    /// The built executable sits beside the test bundle (or in .build/debug).
     static var executable: URL {
-        var directory = Bundle.main.bundleURL
-        for candidate in [Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent(), directory] {
-            let url = candidate.appendingPathComponent("mixture")
+        let candidates = [Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent(), Bundle.main.bundleURL,
+                          URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                              .deletingLastPathComponent().appendingPathComponent(".build/debug")]
+        for directory in candidates {
+            let url = directory.appendingPathComponent("mixture")
             if FileManager.default.isExecutableFile(atPath: url.path) { return url }
         }
-        directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return directory.appendingPathComponent(".build/debug/mixture")
+        return candidates[0].appendingPathComponent("mixture")
     }
 
     struct Result {
@@ -23,22 +24,41 @@ final class CLITests: XCTestCase {
         var stderr: String
     }
 
-    func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
+    static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = Self.executable
+        process.executableURL = executable
         process.arguments = arguments
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
         process.standardError = err
         process.standardInput = input
         try process.run()
-        if let stdin = stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
+        // Feed stdin from another thread so a large output cannot deadlock against a full input pipe.
+        let writer = Thread {
+            if let stdin = stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+            try? input.fileHandleForWriting.close()
+        }
+        writer.start()
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errBox = Box()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        let errData = errBox.data
         process.waitUntilExit()
         return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+/// The `mixture` executable end to end: output formats, exit codes, one-line errors.
+final class CLITests: XCTestCase {
+    static var fixtures: URL { CLI.fixtures }
+
+    func run(_ arguments: [String], stdin: String? = nil) throws -> CLI.Result {
+        try CLI.run(arguments, stdin: stdin)
     }
 
     func golden(_ name: String) throws -> [String: Any] {

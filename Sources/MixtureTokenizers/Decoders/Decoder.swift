@@ -1,7 +1,7 @@
-/// The `decoder` of tokenizer.json: turns the tokens of a sequence back into text. Each decoder
-/// maps a list of token strings to a new list (the library's `decode_chain`); the results are
-/// concatenated at the end.
-protocol Decoder {
+/// The `decoder` of tokenizer.json (named apart from `Swift.Decoder`): turns the tokens of a
+/// sequence back into text. Each decoder maps a list of token strings to a new list (the
+/// library's `decode_chain`); the results are concatenated at the end.
+protocol TokenDecoder {
     func decodeChain(_ tokens: [String]) -> [String]
 }
 
@@ -9,7 +9,7 @@ enum Decoders {
     static let supported = ["BPEDecoder", "ByteFallback", "ByteLevel", "CTC", "Fuse", "Metaspace", "Replace", "Sequence",
                             "Strip", "WordPiece"]
 
-    static func parse(_ json: JSONObject) throws -> Decoder {
+    static func parse(_ json: JSONObject) throws -> TokenDecoder {
         let type = try json.type()
         switch type {
         case "Sequence":
@@ -46,8 +46,8 @@ enum Decoders {
     }
 }
 
-struct SequenceDecoder: Decoder {
-    let decoders: [Decoder]
+struct SequenceDecoder: TokenDecoder {
+    let decoders: [TokenDecoder]
 
     func decodeChain(_ tokens: [String]) -> [String] {
         decoders.reduce(tokens) { $1.decodeChain($0) }
@@ -56,7 +56,7 @@ struct SequenceDecoder: Decoder {
 
 /// Maps the byte-level scalars back to bytes and decodes them as (lossy) UTF-8. A token holding a
 /// scalar outside the table (an added token, say) contributes its own UTF-8 bytes.
-struct ByteLevelDecoder: Decoder {
+struct ByteLevelDecoder: TokenDecoder {
     func decodeChain(_ tokens: [String]) -> [String] {
         var bytes: [UInt8] = []
         let table = ByteLevelTable.scalarToByte
@@ -79,7 +79,7 @@ struct ByteLevelDecoder: Decoder {
     }
 }
 
-struct MetaspaceDecoder: Decoder {
+struct MetaspaceDecoder: TokenDecoder {
     let replacement: String
     let prependScheme: MetaspacePreTokenizer.PrependScheme
 
@@ -100,7 +100,7 @@ struct MetaspaceDecoder: Decoder {
     }
 }
 
-struct WordPieceDecoder: Decoder {
+struct WordPieceDecoder: TokenDecoder {
     let prefix: String
     let cleanup: Bool
 
@@ -136,7 +136,7 @@ struct WordPieceDecoder: Decoder {
 }
 
 /// `<0xE6><0x97><0xA5>` byte tokens are joined into text; an invalid run becomes one U+FFFD per byte.
-struct ByteFallbackDecoder: Decoder {
+struct ByteFallbackDecoder: TokenDecoder {
     func decodeChain(_ tokens: [String]) -> [String] {
         var output: [String] = []
         output.reserveCapacity(tokens.count)
@@ -170,14 +170,14 @@ struct ByteFallbackDecoder: Decoder {
     }
 }
 
-struct FuseDecoder: Decoder {
+struct FuseDecoder: TokenDecoder {
     func decodeChain(_ tokens: [String]) -> [String] {
         [tokens.joined()]
     }
 }
 
 /// Removes up to `start` leading and `stop` trailing `content` characters from each token.
-struct StripDecoder: Decoder {
+struct StripDecoder: TokenDecoder {
     let content: Unicode.Scalar
     let start: Int
     let stop: Int
@@ -199,7 +199,7 @@ struct StripDecoder: Decoder {
     }
 }
 
-struct ReplaceDecoder: Decoder {
+struct ReplaceDecoder: TokenDecoder {
     let pattern: SplitPattern
     let content: String
 
@@ -210,7 +210,7 @@ struct ReplaceDecoder: Decoder {
 }
 
 /// Original BPE word-end marker: `</w>` becomes a space, except on the last token.
-struct BPEDecoder: Decoder {
+struct BPEDecoder: TokenDecoder {
     let suffix: String
 
     func decodeChain(_ tokens: [String]) -> [String] {
@@ -221,7 +221,7 @@ struct BPEDecoder: Decoder {
 }
 
 /// Connectionist temporal classification output: repeated tokens collapse, padding disappears.
-struct CTCDecoder: Decoder {
+struct CTCDecoder: TokenDecoder {
     let padToken: String
     let wordDelimiterToken: String
     let cleanup: Bool

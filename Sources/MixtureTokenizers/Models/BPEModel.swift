@@ -48,7 +48,8 @@ final class BPEModel: TokenizerModel {
             guard let rightID = vocabulary[token: right] else {
                 throw json.error("merges", "merge \(rank) uses \(right.debugDescription), which is not in the vocabulary")
             }
-            let merged = left + String(String.UnicodeScalarView(right.unicodeScalars.dropFirst(prefixLength)))
+            let merged = prefixLength == 0 ? left + right
+                : left + String(String.UnicodeScalarView(right.unicodeScalars.dropFirst(prefixLength)))
             guard let mergedID = vocabulary[token: merged] else {
                 throw json.error("merges", "merge \(rank) produces \(merged.debugDescription), which is not in the vocabulary")
             }

@@ -55,9 +55,25 @@ enum TokenizerModels {
     }
 }
 
+/// A word as a cache key, hashed and compared as raw memory (much cheaper than hashing the
+/// scalars one by one).
+struct WordKey: Hashable {
+    let scalars: Scalars
+
+    static func == (a: WordKey, b: WordKey) -> Bool {
+        a.scalars.count == b.scalars.count && a.scalars.withUnsafeBytes { x in
+            b.scalars.withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 }
+        }
+    }
+
+    func hash(into hasher: inout Hasher) {
+        scalars.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+}
+
 /// A bounded per-word cache shared by encode calls; encoding may run on several threads.
 final class WordCache {
-    private var storage: [Scalars: [Int]] = [:]
+    private var storage: [WordKey: [Int]] = [:]
     private let lock = NSLock()
     private let capacity: Int
 
@@ -68,7 +84,7 @@ final class WordCache {
     func get(_ word: Scalars) -> [Int]? {
         lock.lock()
         defer { lock.unlock() }
-        return storage[word]
+        return storage[WordKey(scalars: word)]
     }
 
     /// Words this long are rare and would only bloat the cache.
@@ -79,7 +95,7 @@ final class WordCache {
         lock.lock()
         defer { lock.unlock() }
         if storage.count >= capacity { storage.removeAll(keepingCapacity: true) }
-        storage[word] = ids
+        storage[WordKey(scalars: word)] = ids
     }
 }
 

@@ -7,12 +7,28 @@ final class WordPieceModel: TokenizerModel {
     let continuingSubwordPrefix: String
     let maxInputCharsPerWord: Int
     private let cache = WordCache()
+    /// Every token, for matches at the start of a word.
+    private let initialTrie: ScalarTrie
+    /// Tokens starting with the prefix, prefix removed, for matches inside a word.
+    private let continuationTrie: ScalarTrie
 
     init(json: JSONObject) throws {
         (vocabulary, tokens) = try TokenizerModels.parseVocabulary(json)
         unknownToken = try json.string("unk_token") ?? "[UNK]"
         continuingSubwordPrefix = try json.string("continuing_subword_prefix") ?? "##"
         maxInputCharsPerWord = try json.int("max_input_chars_per_word") ?? 100
+        var initialTrie = ScalarTrie()
+        var continuationTrie = ScalarTrie()
+        let prefix = Array(continuingSubwordPrefix.unicodeScalars)
+        for (token, id) in vocabulary {
+            let scalars = Array(token.string.unicodeScalars)
+            initialTrie.insert(scalars, id: id)
+            if scalars.count > prefix.count && scalars.starts(with: prefix) {
+                continuationTrie.insert(Array(scalars[prefix.count...]), id: id)
+            }
+        }
+        self.initialTrie = initialTrie
+        self.continuationTrie = continuationTrie
     }
 
     var vocabularySize: Int { vocabulary.count }
@@ -35,23 +51,18 @@ final class WordPieceModel: TokenizerModel {
             throw TokenizerError.encoding("WordPiece unk_token \(unknownToken.debugDescription) is not in the vocabulary")
         }
         if word.count > maxInputCharsPerWord { return [unknownID] }
+        // Greedy longest match first: the longest vocabulary entry starting here (a walk down a
+        // trie finds it in one pass instead of trying every shorter substring).
         var result: [Int] = []
         var start = 0
         while start < word.count {
-            var end = word.count
-            var found: Int?
-            while start < end {
-                var candidate = word[start..<end].string
-                if start > 0 { candidate = continuingSubwordPrefix + candidate }
-                if let id = vocabulary[token: candidate] {
-                    found = id
-                    break
-                }
-                end -= 1
+            var longest: (end: Int, id: Int)?
+            (start == 0 ? initialTrie : continuationTrie).forEachPrefix(of: word, from: start) { end, id in
+                longest = (end, id)
             }
-            guard let id = found else { return [unknownID] }
-            result.append(id)
-            start = end
+            guard let match = longest else { return [unknownID] }
+            result.append(match.id)
+            start = match.end
         }
         return result
     }

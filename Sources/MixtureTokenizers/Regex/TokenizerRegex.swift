@@ -34,32 +34,38 @@ final class TokenizerRegex {
         for index in classes.indices { classes[index].finalize() }
     }
 
-    /// Non-overlapping, non-empty matches scanning left to right, as `(start, end)` scalar offsets.
+    /// Non-overlapping matches scanning left to right, as `(start, end)` scalar offsets, with the
+    /// iteration rules of the `onig` crate: an empty match right where the previous match ended is
+    /// skipped by moving one scalar on.
     func matches(in text: Scalars) -> [(Int, Int)] {
         var result: [(Int, Int)] = []
         text.withUnsafeBufferPointer { buffer in
             var stack: [Frame] = []
             stack.reserveCapacity(16)
-            var start = 0
             let count = buffer.count
-            while start < count {
-                if let end = run(buffer, from: 0, at: start, stack: &stack), end > start {
-                    result.append((start, end))
-                    start = end
-                } else {
+            var searchStart = 0
+            var lastMatchEnd = -1
+            while searchStart <= count {
+                var found: (Int, Int)?
+                var start = searchStart
+                while start <= count {
+                    if let end = run(buffer, from: 0, at: start, stack: &stack) {
+                        found = (start, end)
+                        break
+                    }
                     start += 1
                 }
+                guard let (matchStart, matchEnd) = found else { break }
+                if matchStart == matchEnd && matchEnd == lastMatchEnd {
+                    searchStart += 1
+                    continue
+                }
+                result.append((matchStart, matchEnd))
+                searchStart = matchEnd
+                lastMatchEnd = matchEnd
             }
         }
         return result
-    }
-
-    /// Whether the whole pattern matches at `position` (used for tests).
-    func match(_ text: Scalars, at position: Int) -> Int? {
-        text.withUnsafeBufferPointer { buffer in
-            var stack: [Frame] = []
-            return run(buffer, from: 0, at: position, stack: &stack)
-        }
     }
 
     struct Frame {
@@ -344,11 +350,10 @@ struct RegexParser {
                     index += 1
                 }
                 if peek() == ")" {
-                    // `(?i)` applies to the rest of the enclosing group.
+                    // `(?i)` applies to the rest of the enclosing group, whose `)` its caller consumes.
                     index += 1
                     ignoreCase = flags
-                    let rest = try parseAlternationKeepingFlags()
-                    return rest
+                    return try parseAlternation()
                 }
                 index += 1
                 ignoreCase = flags
@@ -359,12 +364,6 @@ struct RegexParser {
         index += 1
         if let negative = lookahead { return .lookahead(body, negative: negative) }
         return body
-    }
-
-    /// The remainder of a group after an inline `(?i)`; the closing `)` is left for the caller of
-    /// the enclosing group, so the flag's scope ends there.
-    private mutating func parseAlternationKeepingFlags() throws -> RegexNode {
-        try parseAlternation()
     }
 
     private mutating func parseEscape() throws -> RegexNode {

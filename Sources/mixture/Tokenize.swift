@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import MixtureTokenizers
+
+/// Reads JSON Lines from standard input, one value per line; blank lines are skipped.
+func readJSONLines(_ body: (Any, Int) throws -> Void) throws {
+    var lineNumber = 0
+    while let line = readLine(strippingNewline: true) {
+        lineNumber += 1
+        if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+        let value: Any
+        do {
+            value = try JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed])
+        } catch {
+            throw ValidationError("stdin line \(lineNumber): not valid JSON")
+        }
+        try body(value, lineNumber)
+    }
+}
+
+func writeLine(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Encode text: JSON Lines of strings on stdin, JSON Lines of id arrays on stdout.")
+
+    @Option(help: "tokenizer.json, or a folder holding it (and tokenizer_config.json).")
+    var tokenizer: String
+
+    @Flag(name: .customLong("no-special-tokens"), help: "Do not add special tokens (BOS, [CLS]/[SEP], ...).")
+    var noSpecialTokens = false
+
+    func run() throws {
+        let tok = try Tokenizer.load(from: URL(fileURLWithPath: tokenizer))
+        try readJSONLines { value, line in
+            guard let text = value as? String else { throw ValidationError("stdin line \(line): expected a JSON string") }
+            let ids = try tok.encode(text, addSpecialTokens: !noSpecialTokens)
+            writeLine("[" + ids.map(String.init).joined(separator: ",") + "]")
+        }
+    }
+}
+
+struct Detokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Decode ids: JSON Lines of id arrays on stdin, JSON Lines of strings on stdout.")
+
+    @Option(help: "tokenizer.json, or a folder holding it.")
+    var tokenizer: String
+
+    @Flag(name: .customLong("keep-special-tokens"), help: "Keep special tokens in the text (default: skip them).")
+    var keepSpecialTokens = false
+
+    func run() throws {
+        let tok = try Tokenizer.load(from: URL(fileURLWithPath: tokenizer))
+        try readJSONLines { value, line in
+            guard let array = value as? [Any] else { throw ValidationError("stdin line \(line): expected a JSON array of token ids") }
+            let ids = try array.map { element -> Int in
+                guard let id = element as? Int, !(String(describing: type(of: element)).hasSuffix("Boolean")) else {
+                    throw ValidationError("stdin line \(line): '\(element)' is not an integer token id")
+                }
+                guard id >= 0 && id < tok.vocabularySize else {
+                    throw ValidationError("stdin line \(line): token id \(id) is out of range (vocabulary size \(tok.vocabularySize))")
+                }
+                return id
+            }
+            let text = tok.decode(ids, skipSpecialTokens: !keepSpecialTokens)
+            let encoded = try JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed, .withoutEscapingSlashes])
+            writeLine(String(decoding: encoded, as: UTF8.self))
+        }
+    }
+}
