@@ -19,7 +19,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "CMixtureSupport"),
-        .target(name: "MixtureCore", dependencies: ["CMixtureSupport"], swiftSettings: kernelFlags),
+        // Kernels are optimised even in debug builds: the test suite runs real models through them.
+        .target(name: "MixtureCore", dependencies: ["CMixtureSupport"],
+                swiftSettings: kernelFlags + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "MixtureFormats", dependencies: ["MixtureCore"], swiftSettings: kernelFlags),
         .target(name: "MixtureTokenizers", swiftSettings: kernelFlags),
         .target(name: "MixtureModels", dependencies: ["MixtureCore", "MixtureFormats"], swiftSettings: kernelFlags),

@@ -15,18 +15,12 @@ extension SentenceTransformer {
         defer { tokenizerLock.unlock() }
         if let cached = cachedTokenizer as? Tokenizer { return cached }
         let fileURL = transformerURL.appendingPathComponent("tokenizer.json")
-        guard var data = FileManager.default.contents(atPath: fileURL.path) else {
+        guard let data = FileManager.default.contents(atPath: fileURL.path) else {
             throw MixtureError.missingFile(path: fileURL.path, reason: "missing (the text API needs the model's tokenizer)")
-        }
-        if var json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-           !(json["truncation"] is NSNull && json["padding"] is NSNull) {
-            json["truncation"] = NSNull()
-            json["padding"] = NSNull()
-            data = try JSONSerialization.data(withJSONObject: json)
         }
         let configURL = transformerURL.appendingPathComponent("tokenizer_config.json")
         let tokenizer = try Tokenizer(tokenizerJSON: data, tokenizerConfigJSON: FileManager.default.contents(atPath: configURL.path),
-                                      fileName: fileURL.path, configFileName: configURL.path)
+                                      fileName: fileURL.path, configFileName: configURL.path).withoutTruncationOrPadding()
         cachedTokenizer = tokenizer
         return tokenizer
     }

@@ -48,7 +48,7 @@ public enum Activations {
 
     /// Exact GELU (erf form), as `hidden_act: gelu` in transformers.
     @inline(__always)
-    public static func gelu(_ x: Float) -> Float { 0.5 * x * (1 + Float(Foundation.erf(Double(x) / 2.0.squareRoot()))) }
+    public static func gelu(_ x: Float) -> Float { 0.5 * x * (1 + Foundation.erf(x * 0.70710678118654752)) }
 }
 
 public enum Softmax {
