@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MixtureModels
 import MixtureTokenizers
 
 /// Reads JSON Lines from standard input, one value per line; blank lines are skipped.
@@ -32,12 +33,26 @@ struct Tokenize: ParsableCommand {
     @Flag(name: .customLong("no-special-tokens"), help: "Do not add special tokens (BOS, [CLS]/[SEP], ...).")
     var noSpecialTokens = false
 
+    @Flag(help: "Print encoding throughput (time inside encode only) to standard error.")
+    var timing = false
+
     func run() throws {
         let tok = try Tokenizer.load(from: URL(fileURLWithPath: tokenizer))
+        let clock = ContinuousClock()
+        var encodeTime = Duration.zero
+        var bytes = 0, tokens = 0
         try readJSONLines { value, line in
             guard let text = value as? String else { throw ValidationError("stdin line \(line): expected a JSON string") }
+            let began = clock.now
             let ids = try tok.encode(text, addSpecialTokens: !noSpecialTokens)
+            encodeTime += clock.now - began
+            bytes += text.utf8.count
+            tokens += ids.count
             writeLine("[" + ids.map(String.init).joined(separator: ",") + "]")
+        }
+        if timing {
+            let seconds = encodeTime.seconds
+            printError(String(format: "encoded %d bytes into %d tokens in %.3f s: %.2f MB/s", bytes, tokens, seconds, Double(bytes) / max(seconds, 1e-9) / 1e6))
         }
     }
 }
