@@ -211,34 +211,43 @@ public struct ArchitectureDescription: Sendable {
         }
     }
 
+    /// The attention window of each layer, following each family's transformers code: Mistral, Mixtral and
+    /// Qwen3-MoE apply `sliding_window` to every layer (ignoring `layer_types`); the Qwen families use it only
+    /// with `use_sliding_window`; Qwen2/Qwen3/Qwen2-MoE pick layers by `layer_types` or, without it, by
+    /// `max_window_layers` (Qwen2-MoE: even layers below it; Qwen2/Qwen3: layers from it on).
     static func readSlidingWindows(_ config: JSONConfig, modelType: String, layerCount: Int) throws -> [Int?] {
-        let window = try config.optionalInt("sliding_window")
-        if let types = try config.stringArray("layer_types") {
-            guard types.count == layerCount else {
-                throw MixtureError.invalidConfig(path: config.path, field: "layer_types", reason: "\(types.count) entries for \(layerCount) layers")
+        func positive(_ w: Int?) -> Int? { w.flatMap { $0 > 0 ? $0 : nil } }
+        let configured: Int? = config.values["sliding_window"] == nil ? nil : try config.optionalInt("sliding_window")
+        switch modelType {
+        case "mistral", "mixtral":
+            // MistralConfig defaults sliding_window to 4096 when the key is absent; Mixtral's default is none.
+            let window = config.values["sliding_window"] == nil && modelType == "mistral" ? 4096 : configured
+            return Array(repeating: positive(window), count: layerCount)
+        case "qwen2", "qwen3", "qwen2_moe", "qwen3_moe":
+            let enabled = try config.bool("use_sliding_window", default: false)
+            let window = enabled ? positive(config.values["sliding_window"] == nil ? 4096 : configured) : nil
+            if modelType == "qwen3_moe" { return Array(repeating: window, count: layerCount) }
+            let types: [String]
+            if let listed = try config.stringArray("layer_types") {
+                guard listed.count == layerCount else {
+                    throw MixtureError.invalidConfig(path: config.path, field: "layer_types", reason: "\(listed.count) entries for \(layerCount) layers")
+                }
+                types = listed
+            } else {
+                let first = try config.int("max_window_layers", default: modelType == "qwen2_moe" ? 28 : layerCount)
+                types = (0..<layerCount).map { i in
+                    let sliding = modelType == "qwen2_moe" ? (enabled && i % 2 == 0 && i < first) : (window != nil && i >= first)
+                    return sliding ? "sliding_attention" : "full_attention"
+                }
             }
             return try types.map { type in
                 switch type {
                 case "full_attention": return nil
-                case "sliding_attention":
-                    guard let w = window, w > 0 else {
-                        throw MixtureError.invalidConfig(path: config.path, field: "sliding_window", reason: "layer_types asks for sliding attention but no positive sliding_window is set")
-                    }
-                    return w
+                case "sliding_attention": return window
                 default:
                     throw MixtureError.invalidConfig(path: config.path, field: "layer_types", reason: "'\(type)' is not supported (supported: full_attention, sliding_attention)")
                 }
             }
-        }
-        switch modelType {
-        case "mistral", "mixtral":
-            return Array(repeating: window.flatMap { $0 > 0 ? $0 : nil }, count: layerCount)
-        case "qwen2", "qwen2_moe", "qwen3", "qwen3_moe":
-            guard try config.bool("use_sliding_window", default: false), let w = window, w > 0 else {
-                return Array(repeating: nil, count: layerCount)
-            }
-            let first = try config.int("max_window_layers", default: layerCount)
-            return (0..<layerCount).map { $0 >= first ? w : nil }
         default:
             return Array(repeating: nil, count: layerCount)
         }

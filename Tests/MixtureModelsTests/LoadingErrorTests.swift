@@ -87,3 +87,37 @@ final class LoadingErrorTests: XCTestCase {
         XCTAssertThrowsError(try model.forward([-1], cache: model.makeCache()))
     }
 }
+
+/// Which layers slide, and by how much, as each family's transformers code decides (each expectation checked
+/// against transformers 5.23's config classes and modeling code: MistralConfig(), Qwen2MoeConfig(...).layer_types, ...).
+final class SlidingWindowConfigTests: XCTestCase {
+    func windows(_ values: [String: Any]) throws -> [Int?] {
+        var config: [String: Any] = ["vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 4, "num_attention_heads": 2,
+                                     "intermediate_size": 8, "num_experts": 2, "num_local_experts": 2, "num_experts_per_tok": 1,
+                                     "moe_intermediate_size": 4]
+        config.merge(values) { $1 }
+        return try ArchitectureDescription(config: JSONConfig(values: config, path: "config.json")).slidingWindows
+    }
+
+    func testMistralAppliesItsWindowToEveryLayerAndDefaultsTo4096() throws {
+        XCTAssertEqual(try windows(["model_type": "mistral", "sliding_window": 16]), [16, 16, 16, 16])
+        XCTAssertEqual(try windows(["model_type": "mistral"]), [4096, 4096, 4096, 4096])
+        XCTAssertEqual(try windows(["model_type": "mistral", "sliding_window": NSNull()]), [nil, nil, nil, nil])
+        XCTAssertEqual(try windows(["model_type": "mistral", "sliding_window": 16,
+                                    "layer_types": ["full_attention", "full_attention", "full_attention", "full_attention"]]), [16, 16, 16, 16])
+        XCTAssertEqual(try windows(["model_type": "mixtral"]), [nil, nil, nil, nil])
+    }
+
+    func testQwenFamiliesSlideOnlyWhenEnabled() throws {
+        XCTAssertEqual(try windows(["model_type": "qwen2", "sliding_window": 32, "max_window_layers": 2]), [nil, nil, nil, nil])
+        XCTAssertEqual(try windows(["model_type": "qwen2", "use_sliding_window": true, "sliding_window": 32, "max_window_layers": 2]),
+                       [nil, nil, 32, 32])
+        XCTAssertEqual(try windows(["model_type": "qwen3", "use_sliding_window": true, "sliding_window": 32,
+                                    "layer_types": ["sliding_attention", "full_attention", "sliding_attention", "full_attention"]]),
+                       [32, nil, 32, nil])
+        XCTAssertEqual(try windows(["model_type": "qwen2_moe", "use_sliding_window": true, "sliding_window": 32, "max_window_layers": 3]),
+                       [32, nil, 32, nil])
+        XCTAssertEqual(try windows(["model_type": "qwen3_moe", "use_sliding_window": true, "sliding_window": 32]), [32, 32, 32, 32])
+        XCTAssertEqual(try windows(["model_type": "qwen3_moe", "sliding_window": 32]), [nil, nil, nil, nil])
+    }
+}
