@@ -124,8 +124,10 @@ public struct ArchitectureDescription: Sendable {
             mlpBias = try config.bool("mlp_bias", default: false)
         case "mistral", "mixtral":
             break
-        case "qwen2", "qwen2_moe":
-            // Qwen2 always has q/k/v biases and none on o_proj.
+        case "qwen2":
+            // Qwen2's q/k/v biases are built in (transformers hard-codes them); o_proj has none.
+            queryKeyValueBias = true
+        case "qwen2_moe":
             queryKeyValueBias = try config.bool("qkv_bias", default: true)
         case "qwen3", "qwen3_moe":
             queryKeyValueBias = attentionBias
