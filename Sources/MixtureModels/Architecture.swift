@@ -88,7 +88,8 @@ public struct ArchitectureDescription: Sendable {
         let derivedHeadDimension = modelType == "qwen3" ? 128 : (headCount > 0 ? hiddenSize / headCount : 0)
         headDimension = try config.optionalInt("head_dim") ?? derivedHeadDimension
         intermediateSize = try config.int("intermediate_size")
-        rmsNormEpsilon = Float(try config.double("rms_norm_eps", default: 1e-6))
+        // Defaults for absent keys are those of transformers' config classes.
+        rmsNormEpsilon = Float(try config.double("rms_norm_eps", default: ["mixtral", "olmoe"].contains(modelType) ? 1e-5 : 1e-6))
         tiedEmbeddings = try config.bool("tie_word_embeddings", default: false)
         for (field, value) in [("vocab_size", vocabularySize), ("hidden_size", hiddenSize), ("num_hidden_layers", layerCount),
                                ("num_attention_heads", headCount), ("num_key_value_heads", keyValueHeadCount),
@@ -107,7 +108,7 @@ public struct ArchitectureDescription: Sendable {
             throw MixtureError.invalidConfig(path: config.path, field: "hidden_act", reason: "'\(activation)' is not supported (supported: silu, swish)")
         }
 
-        (ropeTheta, ropeScaling) = try Self.readRope(config)
+        (ropeTheta, ropeScaling) = try Self.readRope(config, defaultTheta: modelType == "mixtral" ? 1_000_000 : 10_000)
 
         // Per-architecture differences.
         let attentionBias = try config.bool("attention_bias", default: false)
@@ -166,7 +167,7 @@ public struct ArchitectureDescription: Sendable {
             moe = MixtureOfExpertsDescription(
                 expertCount: expertCount, expertsPerToken: try config.int("num_experts_per_tok"),
                 expertIntermediateSize: try config.int("moe_intermediate_size"),
-                normalizeTopKProbabilities: try config.bool("norm_topk_prob", default: modelType == "qwen3_moe"),
+                normalizeTopKProbabilities: try config.bool("norm_topk_prob", default: false),
                 routerStyle: .softmaxThenTopK, sharedExpertIntermediateSize: sharedSize.flatMap { $0 > 0 ? $0 : nil },
                 naming: ExpertNaming(blockPrefix: "mlp", gate: "gate_proj", up: "up_proj", down: "down_proj"))
             // transformers: sparse iff not in mlp_only_layers and (layer + 1) % decoder_sparse_step == 0.
@@ -193,10 +194,10 @@ public struct ArchitectureDescription: Sendable {
         slidingWindows = try Self.readSlidingWindows(config, modelType: modelType, layerCount: layerCount)
     }
 
-    static func readRope(_ config: JSONConfig) throws -> (Double, RotaryEmbedding.Scaling) {
+    static func readRope(_ config: JSONConfig, defaultTheta: Double) throws -> (Double, RotaryEmbedding.Scaling) {
         // transformers 5 writes `rope_parameters` (theta inside); older configs have `rope_theta` and `rope_scaling`.
         let parameters = try config.object("rope_parameters") ?? config.object("rope_scaling")
-        let theta = try parameters?.optionalDouble("rope_theta") ?? config.double("rope_theta", default: 10000)
+        let theta = try parameters?.optionalDouble("rope_theta") ?? config.double("rope_theta", default: defaultTheta)
         guard let p = parameters else { return (theta, .none) }
         let type = try p.optionalString("rope_type") ?? p.optionalString("type") ?? "default"
         switch type {

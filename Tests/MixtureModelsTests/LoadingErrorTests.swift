@@ -121,3 +121,28 @@ final class SlidingWindowConfigTests: XCTestCase {
         XCTAssertEqual(try windows(["model_type": "qwen3_moe", "sliding_window": 32]), [nil, nil, nil, nil])
     }
 }
+
+/// Keys a config.json may omit take transformers' defaults (checked against transformers 5.23's
+/// config classes: MixtralConfig().rms_norm_eps == 1e-5, rope_theta 1e6; Qwen3MoeConfig().norm_topk_prob == False).
+final class ConfigDefaultTests: XCTestCase {
+    func architecture(_ values: [String: Any]) throws -> ArchitectureDescription {
+        var config: [String: Any] = ["vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
+                                     "intermediate_size": 8, "num_experts": 4, "num_local_experts": 4, "num_experts_per_tok": 2,
+                                     "moe_intermediate_size": 4]
+        config.merge(values) { $1 }
+        return try ArchitectureDescription(config: JSONConfig(values: config, path: "config.json"))
+    }
+
+    func testDefaultsFollowEachConfigClass() throws {
+        XCTAssertEqual(try architecture(["model_type": "mixtral"]).rmsNormEpsilon, 1e-5)
+        XCTAssertEqual(try architecture(["model_type": "olmoe"]).rmsNormEpsilon, 1e-5)
+        XCTAssertEqual(try architecture(["model_type": "llama"]).rmsNormEpsilon, 1e-6)
+        XCTAssertEqual(try architecture(["model_type": "mixtral"]).ropeTheta, 1_000_000)
+        XCTAssertEqual(try architecture(["model_type": "qwen2"]).ropeTheta, 10_000)
+        XCTAssertEqual(try architecture(["model_type": "qwen3_moe"]).moe?.normalizeTopKProbabilities, false)
+        XCTAssertEqual(try architecture(["model_type": "mixtral"]).moe?.normalizeTopKProbabilities, true)
+        XCTAssertEqual(try architecture(["model_type": "qwen3"]).headDimension, 128)
+        XCTAssertEqual(try architecture(["model_type": "qwen2"]).headDimension, 4)
+        XCTAssertTrue(try architecture(["model_type": "qwen2", "qkv_bias": false]).queryKeyValueBias)
+    }
+}
