@@ -23,4 +23,10 @@ public final class FloatBuffer: @unchecked Sendable {
     public func array(_ range: Range<Int>) -> [Float] { Array(UnsafeBufferPointer(start: pointer + range.lowerBound, count: range.count)) }
 
     public func zero() { pointer.update(repeating: 0, count: count) }
+
+    /// Adds `bias` to each of the first `rows` rows (row width = `bias.count`): a linear layer's bias.
+    public func addToRows(_ bias: [Float], rows: Int) {
+        let width = bias.count
+        for t in 0..<rows { axpy(1, bias, row(t, width: width), count: width) }
+    }
 }

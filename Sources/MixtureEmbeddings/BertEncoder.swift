@@ -324,12 +324,7 @@ public final class BertEncoder: @unchecked Sendable {
     /// Several layers over the same `rows` of `input`, in one parallel region.
     private func run(_ layers: [(layer: BiasedLinear, output: FloatBuffer)], input: FloatBuffer, rows: Int) {
         Linear.run(layers.map { LinearJob(weight: $0.layer.weight, input: input.pointer, output: $0.output.pointer, tokens: rows) })
-        for (layer, output) in layers { addBias(layer.bias, output, rows: rows) }
-    }
-
-    private func addBias(_ bias: [Float], _ buffer: FloatBuffer, rows: Int) {
-        let width = bias.count
-        for t in 0..<rows { axpy(1, bias, buffer.row(t, width: width), count: width) }
+        for (layer, output) in layers { output.addToRows(layer.bias, rows: rows) }
     }
 
     /// LayerNorm of every row, in place.

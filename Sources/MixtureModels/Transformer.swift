@@ -110,9 +110,9 @@ public final class TransformerModel: @unchecked Sendable {
             LinearJob(weight: w.key.weight, input: input.pointer, output: k.pointer, tokens: count),
             LinearJob(weight: w.value.weight, input: input.pointer, output: v.pointer, tokens: count),
         ])
-        addBias(w.query.bias, q, count: count)
-        addBias(w.key.bias, k, count: count)
-        addBias(w.value.bias, v, count: count)
+        if let bias = w.query.bias { q.addToRows(bias, rows: count) }
+        if let bias = w.key.bias { k.addToRows(bias, rows: count) }
+        if let bias = w.value.bias { v.addToRows(bias, rows: count) }
 
         let cosines = FloatBuffer(count: hd / 2), sines = FloatBuffer(count: hd / 2)
         let scratch = FloatBuffer(count: max(qWidth, kvWidth))
@@ -173,7 +173,7 @@ public final class TransformerModel: @unchecked Sendable {
             }
         }
         Linear.run(LinearJob(weight: w.output.weight, input: mixed.pointer, output: output.pointer, tokens: count))
-        addBias(w.output.bias, output, count: count)
+        if let bias = w.output.bias { output.addToRows(bias, rows: count) }
     }
 
     // MARK: - Feed-forward
@@ -186,11 +186,11 @@ public final class TransformerModel: @unchecked Sendable {
             LinearJob(weight: w.gate.weight, input: input.pointer, output: gate.pointer, tokens: count),
             LinearJob(weight: w.up.weight, input: input.pointer, output: up.pointer, tokens: count),
         ])
-        addBias(w.gate.bias, gate, count: count)
-        addBias(w.up.bias, up, count: count)
+        if let bias = w.gate.bias { gate.addToRows(bias, rows: count) }
+        if let bias = w.up.bias { up.addToRows(bias, rows: count) }
         Activations.siluGate(gate.pointer, up: up.pointer, count: count * size)
         Linear.run(LinearJob(weight: w.down.weight, input: gate.pointer, output: output.pointer, tokens: count))
-        addBias(w.down.bias, output, count: count)
+        if let bias = w.down.bias { output.addToRows(bias, rows: count) }
     }
 
     /// The sparse block: route each token to its top-k experts, run every chosen expert once on the
@@ -269,15 +269,6 @@ public final class TransformerModel: @unchecked Sendable {
     }
 
     // MARK: - Helpers
-
-    private func addBias(_ bias: [Float]?, _ buffer: FloatBuffer, count: Int) {
-        guard let bias = bias else { return }
-        let width = bias.count
-        for t in 0..<count {
-            let row = buffer.row(t, width: width)
-            for i in 0..<width { row[i] += bias[i] }
-        }
-    }
 
     private func addInPlace(_ x: FloatBuffer, _ y: FloatBuffer) {
         axpy(1, y.pointer, x.pointer, count: x.count)
