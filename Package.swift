@@ -11,11 +11,12 @@ let kernelFlags: [SwiftSetting] = [
 let package = Package(
     name: "Mixture",
     products: [
-        .library(name: "Mixture", targets: ["MixtureCore", "MixtureFormats", "MixtureTokenizers", "MixtureModels", "MixtureEmbeddings"]),
+        .library(name: "Mixture", targets: ["MixtureCore", "MixtureFormats", "MixtureTokenizers", "MixtureModels", "MixtureEmbeddings", "MixtureMerge"]),
         .executable(name: "mixture", targets: ["mixture"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .target(name: "CMixtureSupport"),
@@ -27,10 +28,13 @@ let package = Package(
         .target(name: "MixtureModels", dependencies: ["MixtureCore", "MixtureFormats"], swiftSettings: kernelFlags),
         .target(name: "MixtureEmbeddings", dependencies: ["MixtureCore", "MixtureFormats", "MixtureTokenizers"],
                 swiftSettings: kernelFlags),
+        // Merging is element-wise work over every weight: optimised in debug builds too.
+        .target(name: "MixtureMerge", dependencies: ["MixtureCore", "MixtureFormats", .product(name: "Yams", package: "Yams")],
+                swiftSettings: kernelFlags + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .executableTarget(
             name: "mixture",
             dependencies: [
-                "MixtureCore", "MixtureFormats", "MixtureTokenizers", "MixtureModels", "MixtureEmbeddings",
+                "MixtureCore", "MixtureFormats", "MixtureTokenizers", "MixtureModels", "MixtureEmbeddings", "MixtureMerge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelFlags),
@@ -40,6 +44,8 @@ let package = Package(
         .testTarget(name: "MixtureEmbeddingsTests", dependencies: ["MixtureEmbeddings", "MixtureTokenizers", "MixtureFormats", "MixtureCore"],
                     swiftSettings: kernelFlags),
         .testTarget(name: "MixtureCLITests", dependencies: ["mixture"], swiftSettings: kernelFlags),
+        .testTarget(name: "MixtureMergeTests", dependencies: ["MixtureMerge", "MixtureFormats", "MixtureCore"],
+                    swiftSettings: kernelFlags),
         .testTarget(name: "MixtureModelsTests", dependencies: ["MixtureModels", "MixtureFormats", "MixtureCore"],
                     swiftSettings: kernelFlags),
     ]

@@ -9,10 +9,11 @@ public struct SafeTensorsWriter {
         public var name: String
         public var dtype: SafeTensorsDType
         public var shape: [Int]
-        /// Fills the tensor's bytes (exactly `byteCount` of them).
-        public var fill: (UnsafeMutableRawBufferPointer) -> Void
+        /// Fills the tensor's bytes (exactly `byteCount` of them). An error it throws abandons the
+        /// file (nothing is left at the destination) and reaches the caller unchanged.
+        public var fill: (UnsafeMutableRawBufferPointer) throws -> Void
 
-        public init(name: String, dtype: SafeTensorsDType, shape: [Int], fill: @escaping (UnsafeMutableRawBufferPointer) -> Void) {
+        public init(name: String, dtype: SafeTensorsDType, shape: [Int], fill: @escaping (UnsafeMutableRawBufferPointer) throws -> Void) {
             self.name = name
             self.dtype = dtype
             self.shape = shape
@@ -77,10 +78,13 @@ public struct SafeTensorsWriter {
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, entry.byteCount), alignment: 64)
                 defer { buffer.deallocate() }
                 let region = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<entry.byteCount])
-                entry.fill(region)
+                try entry.fill(region)
                 try handle.write(contentsOf: Data(bytesNoCopy: buffer.baseAddress!, count: entry.byteCount, deallocator: .none))
             }
             try handle.synchronize()
+        } catch let error as MixtureError {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw MixtureError.invalidFile(path: url.path, reason: "write failed: \(error.localizedDescription)")

@@ -49,27 +49,3 @@ struct Synth: ParsableCommand {
         print("wrote \(output): synthetic \(checkpoint.modelType) checkpoint with random weights (\(type.rawValue))")
     }
 }
-
-/// A one-line progress bar on standard error, drawn only when it is a terminal.
-final class ProgressBar {
-    let label: String
-    let enabled = isatty(STDERR_FILENO) != 0
-    private var lastDrawn = -1
-
-    init(label: String) { self.label = label }
-
-    func update(_ done: Int, of total: Int) {
-        guard enabled, total > 0 else { return }
-        let percent = done * 100 / total
-        guard percent != lastDrawn else { return }
-        lastDrawn = percent
-        let width = 30
-        let filled = width * done / total
-        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(percent)%".utf8))
-    }
-
-    func finish() {
-        if enabled && lastDrawn >= 0 { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
-}

@@ -1,0 +1,280 @@
+import Foundation
+import MixtureCore
+import MixtureFormats
+
+/// Options for `Merger.run`.
+public struct MergeOptions {
+    /// Seed for the random masks of DARE / DELLA (nil: a random seed, printed in the summary).
+    public var seed: UInt64?
+    /// Largest shard in bytes before the output is split (mergekit's default: 5e9).
+    public var maxShardSize: Int = 5_000_000_000
+    /// Replace an existing non-empty output folder.
+    public var force = false
+    /// Copy tokenizer files from the base (or first) model.
+    public var copyTokenizer = true
+    /// Called after each tensor: (tensors done, tensors in all, bytes written).
+    public var progress: ((Int, Int, Int) -> Void)?
+    /// The folder relative model paths are tried from first.
+    public var currentDirectory = FileManager.default.currentDirectoryPath
+
+    public init() {}
+}
+
+/// What a merge wrote.
+public struct MergeSummary {
+    public var output: URL
+    public var tensors: Int
+    public var bytes: Int
+    public var shards: [String]
+    public var seed: UInt64
+    public var warnings: [String]
+    public var copiedFiles: [String]
+}
+
+/// Runs a mergekit-style merge: one output tensor at a time, streamed into safetensors shards in a
+/// temporary folder that is renamed to the output at the end.
+public enum Merger {
+    /// Tokenizer and generation files mergekit copies from the donor model.
+    static let tokenizerFiles = [
+        "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json", "tokenizer.model",
+        "added_tokens.json", "merges.txt", "vocab.json", "chat_template.jinja", "generation_config.json",
+        "chat_template.json",
+    ]
+
+    public static func run(configPath: String, output: String, options: MergeOptions = MergeOptions()) throws -> MergeSummary {
+        let outputURL = URL(fileURLWithPath: output).standardizedFileURL
+        try checkOutput(outputURL, force: options.force)
+        let config = try MergeConfigParser.load(path: configPath)
+        let seed = options.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        let plan = try MergePlan.make(config: config, seed: seed, currentDirectory: options.currentDirectory)
+
+        let fm = FileManager.default
+        let parent = outputURL.deletingLastPathComponent()
+        try? fm.createDirectory(at: parent, withIntermediateDirectories: true)
+        let temporary = parent.appendingPathComponent(".\(outputURL.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
+        try? fm.removeItem(at: temporary)
+        do {
+            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
+        } catch {
+            throw MixtureError.invalidArgument("\(output): cannot create the output folder (\(error.localizedDescription))")
+        }
+        do {
+            let summary = try write(plan: plan, configPath: configPath, to: temporary, final: outputURL, seed: seed, options: options)
+            try replace(outputURL, with: temporary)
+            return summary
+        } catch {
+            try? fm.removeItem(at: temporary)
+            throw error
+        }
+    }
+
+    static func checkOutput(_ url: URL, force: Bool) throws {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue else {
+            throw MixtureError.invalidArgument("\(url.path): exists and is a file, not an output folder")
+        }
+        let contents = (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
+        if !contents.isEmpty && !force {
+            throw MixtureError.invalidArgument("\(url.path): output folder exists and is not empty (use --force to replace it)")
+        }
+    }
+
+    static func replace(_ destination: URL, with temporary: URL) throws {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: destination.path) {
+            let old = destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).old-\(ProcessInfo.processInfo.processIdentifier)")
+            try? fm.removeItem(at: old)
+            try fm.moveItem(at: destination, to: old)
+            do { try fm.moveItem(at: temporary, to: destination) } catch {
+                try? fm.moveItem(at: old, to: destination)
+                throw error
+            }
+            try? fm.removeItem(at: old)
+        } else {
+            try fm.moveItem(at: temporary, to: destination)
+        }
+    }
+
+    static func write(plan: MergePlan, configPath: String, to folder: URL, final: URL, seed: UInt64, options: MergeOptions) throws -> MergeSummary {
+        // Shards: filled in plan order, a new one when the next tensor would pass the limit.
+        var shards: [[Int]] = [[]]
+        var current = 0
+        for (i, t) in plan.tensors.enumerated() {
+            if !shards[shards.count - 1].isEmpty && options.maxShardSize > 0 && current + t.byteCount > options.maxShardSize {
+                shards.append([])
+                current = 0
+            }
+            shards[shards.count - 1].append(i)
+            current += t.byteCount
+        }
+        let names = shards.count == 1 ? ["model.safetensors"]
+            : (1...shards.count).map { String(format: "model-%05d-of-%05d.safetensors", $0, shards.count) }
+        var done = 0, bytes = 0
+        let total = plan.tensors.count
+        for (s, members) in shards.enumerated() {
+            let entries = members.map { index -> SafeTensorsWriter.Entry in
+                let t = plan.tensors[index]
+                return SafeTensorsWriter.Entry(name: t.outputName, dtype: t.outputDType, shape: t.shape) { buffer in
+                    try compute(t, plan: plan, into: buffer)
+                    done += 1
+                    bytes += t.byteCount
+                    options.progress?(done, total, bytes)
+                }
+            }
+            try SafeTensorsWriter.write(entries, metadata: ["format": "pt"], to: folder.appendingPathComponent(names[s]))
+        }
+        if shards.count > 1 {
+            var weightMap: [String: String] = [:]
+            for (s, members) in shards.enumerated() { for i in members { weightMap[plan.tensors[i].outputName] = names[s] } }
+            let index: [String: Any] = ["metadata": ["total_size": plan.outputBytes, "mixture_version": MixtureCoreVersion.string], "weight_map": weightMap]
+            try writeJSON(index, to: folder.appendingPathComponent("model.safetensors.index.json"))
+        }
+
+        // config.json from the donor, with the dtype and the layer / vocabulary counts updated.
+        var outConfig = plan.models[plan.donor].config
+        if let d = plan.config.outDtype ?? plan.config.dtype {
+            outConfig[outConfig["torch_dtype"] != nil ? "torch_dtype" : "dtype"] = d.torchName
+        }
+        if let layers = plan.outputLayerCount {
+            if outConfig["num_hidden_layers"] != nil || outConfig["n_layer"] == nil { outConfig["num_hidden_layers"] = layers } else { outConfig["n_layer"] = layers }
+            if var types = outConfig["layer_types"] as? [Any], !types.isEmpty {
+                // Per-layer lists follow the stacked layers of the first source's pattern.
+                while types.count < layers { types.append(types[types.count - 1]) }
+                outConfig["layer_types"] = Array(types.prefix(layers))
+            }
+        }
+        if let vocab = plan.outputVocabularySize { outConfig["vocab_size"] = vocab }
+        try writeJSON(outConfig, to: folder.appendingPathComponent("config.json"))
+
+        var copied: [String] = []
+        var warnings = plan.warnings
+        if options.copyTokenizer, let donor = plan.tokenizerDonor {
+            let source = plan.models[donor].url
+            let fm = FileManager.default
+            let hasConfig = fm.fileExists(atPath: source.appendingPathComponent("tokenizer_config.json").path)
+            let hasModel = fm.fileExists(atPath: source.appendingPathComponent("tokenizer.json").path)
+                || fm.fileExists(atPath: source.appendingPathComponent("tokenizer.model").path)
+            if hasConfig && hasModel {
+                for name in tokenizerFiles where fm.fileExists(atPath: source.appendingPathComponent(name).path) {
+                    try fm.copyItem(at: source.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+                    copied.append(name)
+                }
+            } else {
+                warnings.append("\(source.path) has no tokenizer_config.json with tokenizer.json / tokenizer.model: no tokenizer copied")
+            }
+        }
+        if plan.config.chatTemplate != nil {
+            warnings.append("chat_template: not applied (the donor's tokenizer files are copied unchanged)")
+        }
+        if let text = FileManager.default.contents(atPath: configPath) {
+            try text.write(to: folder.appendingPathComponent("mergekit_config.yml"))
+        }
+        return MergeSummary(output: final, tensors: plan.tensors.count, bytes: plan.outputBytes, shards: names,
+                            seed: seed, warnings: warnings, copiedFiles: copied)
+    }
+
+    static func writeJSON(_ object: Any, to url: URL) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try (data + Data("\n".utf8)).write(to: url)
+    }
+
+    /// Computes one output tensor into `buffer` (already sized for its shape and dtype).
+    static func compute(_ t: PlannedTensor, plan: MergePlan, into buffer: UnsafeMutableRawBufferPointer) throws {
+        let views = t.inputs.map { plan.models[$0.model].tensor($0.name)! }
+        if t.isBuffer {
+            guard views.allSatisfy({ $0.parts.count == 1 }) else {
+                throw MixtureError.invalidArgument("\(t.outputName): fused non-floating tensors cannot be merged")
+            }
+            let first = UnsafeRawBufferPointer(start: views[0].parts[0].base, count: views[0].parts[0].info.dataRange.count)
+            for v in views.dropFirst() {
+                let other = UnsafeRawBufferPointer(start: v.parts[0].base, count: v.parts[0].info.dataRange.count)
+                guard v.dtype == views[0].dtype, first.elementsEqual(other) else {
+                    throw MixtureError.invalidArgument("\(t.outputName): non-floating buffer differs between inputs; resolve it before merging")
+                }
+            }
+            buffer.copyMemory(from: first)
+            return
+        }
+        let count = t.shape.reduce(1, *)
+        var entries: [MergeEntry] = []
+        let precision = t.arguments.precision
+        for (i, view) in views.enumerated() {
+            var values = try widen(view, rows: t.vocabularyRows, outputCount: count)
+            // Inputs are cast to the working dtype first, as mergekit's loader does.
+            if precision.isReduced && WorkingPrecision(view.dtype) != precision {
+                ElementWise.map(&values) { precision.round($0) }
+            }
+            entries.append(MergeEntry(model: t.inputs[i].model, isBase: t.inputs[i].model == t.baseModel, values: values))
+        }
+        let group = TensorGroup(name: t.outputName, shape: t.shape, entries: entries)
+        var result: [Float]
+        if t.passthrough {
+            result = entries[0].values
+        } else {
+            result = try plan.method.kernel(group, t.arguments)
+        }
+        guard result.count == count else {
+            throw MixtureError.invalidArgument("\(t.outputName): merge method \(plan.method.name) produced \(result.count) values for shape \(t.shape)")
+        }
+        // The method's result is a tensor of the working dtype before any out_dtype cast.
+        if precision.isReduced && WorkingPrecision(t.outputDType) != precision {
+            ElementWise.map(&result) { precision.round($0) }
+        }
+        narrow(result, to: t.outputDType, into: buffer)
+    }
+
+    /// An input tensor as Float, with its vocabulary rows truncated or zero-padded to `rows`.
+    static func widen(_ source: SourceTensor, rows: Int?, outputCount: Int) throws -> [Float] {
+        var out = [Float](repeating: 0, count: outputCount)
+        var offset = 0
+        for view in source.parts {
+            let copyCount = min(view.info.elementCount, outputCount - offset)
+            if copyCount <= 0 { break }
+            if view.info.dtype == .F64 {
+                let p = view.base.assumingMemoryBound(to: Double.self)
+                for i in 0..<copyCount { out[offset + i] = Float(p[i]) }
+            } else {
+                guard let dtype = view.info.dtype.weightType else {
+                    throw MixtureError.invalidFile(path: view.path, reason: "tensor '\(view.info.name)' has dtype \(view.info.dtype.rawValue), which cannot be merged")
+                }
+                out.withUnsafeMutableBufferPointer { o in
+                    let po = o.baseAddress! + offset
+                    let base = view.base
+                    Parallel.forRanges(copyCount, alignment: 64, minimumPerThread: 1 << 16) { r in
+                        ScalarConversion.convert(base + r.lowerBound * dtype.byteSize, dtype: dtype, count: r.count, into: po + r.lowerBound)
+                    }
+                }
+            }
+            offset += copyCount
+        }
+        return out
+    }
+
+    /// Stores Float results in the output dtype (round to nearest even, as torch's casts).
+    static func narrow(_ values: [Float], to dtype: SafeTensorsDType, into buffer: UnsafeMutableRawBufferPointer) {
+        values.withUnsafeBufferPointer { v in
+            let pv = v.baseAddress!
+            switch dtype {
+            case .F32:
+                buffer.copyMemory(from: UnsafeRawBufferPointer(v))
+            case .BF16:
+                let po = buffer.baseAddress!.assumingMemoryBound(to: UInt16.self)
+                Parallel.forRanges(v.count, alignment: 64, minimumPerThread: 1 << 16) { r in
+                    for i in r { po[i] = ScalarConversion.bfloat16Bits(from: pv[i]) }
+                }
+            case .F16:
+                let po = buffer.baseAddress!.assumingMemoryBound(to: UInt16.self)
+                Parallel.forRanges(v.count, alignment: 64, minimumPerThread: 1 << 16) { r in
+                    for i in r { po[i] = ScalarConversion.float16Bits(from: pv[i]) }
+                }
+            case .F64:
+                let po = buffer.baseAddress!.assumingMemoryBound(to: Double.self)
+                for i in 0..<v.count { po[i] = Double(pv[i]) }
+            default:
+                break
+            }
+        }
+    }
+}
