@@ -27,6 +27,18 @@ public final class MappedFile: @unchecked Sendable {
         try self.init(path: path, residency: .mapped)
     }
 
+    /// Drops the resident pages of `range` from this process (the data stays in the page cache and
+    /// is read back on the next access). Keeps the RSS of a pass over large files flat. Only for
+    /// file-backed mappings; a no-op for copies.
+    public func release(_ range: Range<Int>) {
+        guard residency == .mapped, size > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (max(0, range.lowerBound) + page - 1) / page * page
+        let end = min(size, range.upperBound) / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: bytes + start), end - start, MADV_DONTNEED)
+    }
+
     public init(path: String, residency: Residency) throws {
         self.residency = residency
         self.path = path

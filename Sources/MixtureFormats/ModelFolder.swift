@@ -83,6 +83,12 @@ public final class ModelFolder: @unchecked Sendable {
         return files[i].tensor(name)
     }
 
+    /// Drops a tensor's mapped pages from the resident set once it has been read.
+    public func release(_ name: String) {
+        guard let i = location[name], let info = files[i].tensors[name] else { return }
+        files[i].release(info)
+    }
+
     /// Total bytes of all mapped shards.
     public var mappedBytes: Int { files.reduce(0) { $0 + $1.mappedBytes } }
 }

@@ -179,4 +179,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// Bytes of the mapped file.
     public var mappedBytes: Int { file.size }
+
+    /// Drops this tensor's pages from the process's resident set (see `MappedFile.release`).
+    public func release(_ info: TensorInfo) {
+        file.release((dataStart + info.dataRange.lowerBound)..<(dataStart + info.dataRange.upperBound))
+    }
 }

@@ -208,6 +208,10 @@ public enum Merger {
             }
             entries.append(MergeEntry(model: t.inputs[i].model, isBase: t.inputs[i].model == t.baseModel, values: values))
         }
+        // The Float copies are all the kernel needs; keep the mapped inputs out of the RSS.
+        for (i, view) in views.enumerated() {
+            for part in view.parts { plan.models[t.inputs[i].model].folder.release(part.info.name) }
+        }
         let group = TensorGroup(name: t.outputName, shape: t.shape, entries: entries)
         var result: [Float]
         if t.passthrough {

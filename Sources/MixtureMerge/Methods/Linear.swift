@@ -47,32 +47,48 @@ func gta(_ name: String, sparsification: Sparsification?, consensus: Bool, norma
             // In a BF16/F16 working dtype torch rounds after every operation; so do we.
             let precision = args.precision
             let reduced = precision.isReduced
-            // Weighted (and thinned) task vectors, one after another in one buffer.
-            var stacked = [Float](repeating: 0, count: n * others.count)
-            var weights: [Float] = []
-            for (index, entry) in others.enumerated() {
-                var delta = ElementWise.difference(entry.values, base.values)
-                if reduced { ElementWise.map(&delta) { precision.round($0) } }
-                if let sparsification {
-                    try Sparsify.apply(sparsification, to: &delta, shape: group.shape,
-                                       density: args.double("density", for: entry.model),
-                                       gamma: args.perInput[entry.model]?["gamma"]?.double ?? 0,
-                                       epsilon: args.perInput[entry.model]?["epsilon"]?.double ?? 0,
-                                       rescale: args.bool("rescale"),
-                                       seed: SplitMix.derive(args.seed, group.name, index), tensor: group.name,
-                                       precision: precision)
-                }
-                let w = precision.round(Float(args.double("weight", for: entry.model)))
-                stacked.withUnsafeMutableBufferPointer { s in
-                    delta.withUnsafeBufferPointer { d in
-                        let ps = s.baseAddress! + index * n, pd = d.baseAddress!
-                        Parallel.forRanges(n, alignment: 16, minimumPerThread: ElementWise.grain) { r in
-                            if reduced { for i in r { ps[i] = precision.round(pd[i] * w) } } else { for i in r { ps[i] = pd[i] * w } }
+            // Weighted (and thinned) task vectors, one after another in one buffer. Large tensors
+            // work on the inputs concurrently, each input's steps in sequence.
+            let m = others.count
+            var stacked = [Float](repeating: 0, count: n * m)
+            let weights = others.map { precision.round(Float(args.double("weight", for: $0.model))) }
+            let rescale = args.bool("rescale")
+            var failure: Error?
+            let lock = NSLock()
+            stacked.withUnsafeMutableBufferPointer { sb in
+                let ps = sb.baseAddress!
+                base.values.withUnsafeBufferPointer { bb in
+                    let pb = bb.baseAddress!
+                    let work = { (index: Int) in
+                        let entry = others[index]
+                        let d = UnsafeMutableBufferPointer(start: ps + index * n, count: n)
+                        entry.values.withUnsafeBufferPointer { e in
+                            if reduced { for i in 0..<n { d[i] = precision.round(e[i] - pb[i]) } } else { for i in 0..<n { d[i] = e[i] - pb[i] } }
                         }
+                        if let sparsification {
+                            do {
+                                try Sparsify.apply(sparsification, to: d, shape: group.shape,
+                                                   density: args.double("density", for: entry.model),
+                                                   gamma: args.perInput[entry.model]?["gamma"]?.double ?? 0,
+                                                   epsilon: args.perInput[entry.model]?["epsilon"]?.double ?? 0,
+                                                   rescale: rescale,
+                                                   seed: SplitMix.derive(args.seed, group.name, index), tensor: group.name,
+                                                   precision: precision)
+                            } catch {
+                                lock.lock(); failure = error; lock.unlock()
+                            }
+                        }
+                        let w = weights[index]
+                        if reduced { for i in 0..<n { d[i] = precision.round(d[i] * w) } } else { for i in 0..<n { d[i] *= w } }
+                    }
+                    if m > 1 && n >= ElementWise.grain && Parallel.threadCount > 1 {
+                        Parallel.run(shares: m, work)
+                    } else {
+                        for index in 0..<m { work(index) }
                     }
                 }
-                weights.append(w)
             }
+            if let failure { throw failure }
             var mixed = [Float](repeating: 0, count: n)
             let doNormalize = args.bool("normalize")
             if consensus {

@@ -93,7 +93,7 @@ let sceMethod = MergeMethod(
                 }
                 let nonzero = variance.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
                 let k = Int(Double(nonzero) * topk)
-                if k > 0 { keep = Sparsify.largestMagnitudeMask(variance, keep: k) }
+                if k > 0 { keep = variance.withUnsafeBufferPointer { Sparsify.largestMagnitudeMask($0, keep: k) } }
             }
             for k in 0..<m { for i in 0..<n where !keep[i] { tvs[k][i] = 0 } }
         }

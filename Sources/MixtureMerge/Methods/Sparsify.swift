@@ -15,62 +15,58 @@ enum Sparsification: Sendable {
 
 enum Sparsify {
     /// Thins `delta` in place. `rescale`: match the L1 norm of the original (DARE/DELLA's rescaling).
-    static func apply(_ method: Sparsification, to delta: inout [Float], shape: [Int], density: Double,
+    static func apply(_ method: Sparsification, to delta: UnsafeMutableBufferPointer<Float>, shape: [Int], density: Double,
                       gamma: Double, epsilon: Double, rescale: Bool, seed: UInt64, tensor: String,
                       precision: WorkingPrecision = .float32) throws {
         switch method {
         case .magnitude:
             if density >= 1 { return }
-            if density <= 0 || delta.isEmpty { delta = [Float](repeating: 0, count: delta.count); return }
+            if density <= 0 || delta.isEmpty { delta.update(repeating: 0); return }
             let k = max(1, Int(density * Double(delta.count)))
-            let keep = largestMagnitudeMask(delta, keep: k)
-            applyMask(&delta, keep, rescale: rescale, precision: precision)
+            let keep = largestMagnitudeMask(UnsafeBufferPointer(delta), keep: k)
+            applyMask(delta, keep, rescale: rescale, precision: precision)
         case .magnitudeOutliers:
             if density >= 1 { return }
             let n = delta.count
             let target = Int(density * Double(n))
             let top = Int(gamma * Double(n))
             let bottom = max(0, n - target - top)
-            let keep = rankWindowMask(delta, from: bottom, count: min(target, n - bottom))
-            applyMask(&delta, keep, rescale: rescale, precision: precision)
+            let keep = rankWindowMask(UnsafeBufferPointer(delta), from: bottom, count: min(target, n - bottom))
+            applyMask(delta, keep, rescale: rescale, precision: precision)
         case .random:
             if density >= 1 { return }
             var rng = SplitMix(seed: seed)
             let p = precision.round(Float(density))
             var keep = [Bool](repeating: false, count: delta.count)
             for i in 0..<delta.count { keep[i] = rng.nextUnitFloat() < p }
-            applyMask(&delta, keep, rescale: rescale, precision: precision)
+            applyMask(delta, keep, rescale: rescale, precision: precision)
         case .dellaMagprune:
             if density >= 1 { return }
-            if density <= 0 { delta = [Float](repeating: 0, count: delta.count); return }
+            if density <= 0 { delta.update(repeating: 0); return }
             guard density + epsilon < 1, density - epsilon > 0 else {
                 throw MixtureError.invalidArgument("\(tensor): epsilon must be chosen so that density ± epsilon stays in (0, 1) (density \(density), epsilon \(epsilon))")
             }
-            let keep = dellaMask(delta, shape: shape, density: density, epsilon: epsilon, seed: seed)
-            applyMask(&delta, keep, rescale: rescale, precision: precision)
+            let keep = dellaMask(UnsafeBufferPointer(delta), shape: shape, density: density, epsilon: epsilon, seed: seed)
+            applyMask(delta, keep, rescale: rescale, precision: precision)
         }
     }
 
     /// Zeroes the dropped entries; with `rescale`, scales the kept ones so the L1 norm is unchanged.
-    static func applyMask(_ delta: inout [Float], _ keep: [Bool], rescale: Bool, precision: WorkingPrecision = .float32) {
+    static func applyMask(_ d: UnsafeMutableBufferPointer<Float>, _ keep: [Bool], rescale: Bool, precision: WorkingPrecision = .float32) {
         var before = 0.0, after = 0.0
-        delta.withUnsafeMutableBufferPointer { d in
-            for i in 0..<d.count {
-                let a = Double(abs(d[i]))
-                before += a
-                if keep[i] { after += a } else { d[i] = 0 }
-            }
+        for i in 0..<d.count {
+            let a = Double(abs(d[i]))
+            before += a
+            if keep[i] { after += a } else { d[i] = 0 }
         }
         let b = precision.round(Float(before)), a = precision.round(Float(after))
         guard rescale, b >= 1e-7, a >= 1e-7 else { return }
         let factor = precision.round(b / a)
-        delta.withUnsafeMutableBufferPointer { d in
-            for i in 0..<d.count { d[i] = precision.round(d[i] * factor) }
-        }
+        for i in 0..<d.count { d[i] = precision.round(d[i] * factor) }
     }
 
     /// Marks the `k` entries of largest magnitude, breaking ties as torch's argsort does.
-    static func largestMagnitudeMask(_ values: [Float], keep k: Int) -> [Bool] {
+    static func largestMagnitudeMask(_ values: UnsafeBufferPointer<Float>, keep k: Int) -> [Bool] {
         let n = values.count
         if k >= n { return [Bool](repeating: true, count: n) }
         let order = TorchSortOrder.order(values.map { abs($0) }, descending: true, boundaries: [k])
@@ -81,7 +77,7 @@ enum Sparsify {
 
     /// Marks the entries whose ascending magnitude rank is in `from ..< from + count` (torch's
     /// order among equal magnitudes).
-    static func rankWindowMask(_ values: [Float], from start: Int, count: Int) -> [Bool] {
+    static func rankWindowMask(_ values: UnsafeBufferPointer<Float>, from start: Int, count: Int) -> [Bool] {
         let n = values.count
         var keep = [Bool](repeating: false, count: n)
         guard count > 0 else { return keep }
@@ -93,7 +89,7 @@ enum Sparsify {
     /// DELLA's MagPrune: along dimension 1 (the columns of a matrix; a vector is one row), the
     /// entry of magnitude rank r (1 = smallest) of m is kept with probability
     /// density - ε + 2ε·(r-1)/(m-1).
-    static func dellaMask(_ values: [Float], shape: [Int], density: Double, epsilon: Double, seed: UInt64) -> [Bool] {
+    static func dellaMask(_ values: UnsafeBufferPointer<Float>, shape: [Int], density: Double, epsilon: Double, seed: UInt64) -> [Bool] {
         let dims = shape.count < 2 ? [1, values.count] : shape
         let outer = dims[0]
         let m = dims[1]
