@@ -50,6 +50,40 @@ public enum WorkingPrecision: Sendable {
 
     public var isReduced: Bool { self != .float32 }
 
+    /// `round` over a buffer, eight lanes at a time.
+    public func round(_ p: UnsafeMutablePointer<Float>, count: Int) {
+        switch self {
+        case .float32: return
+        case .bfloat16:
+            var i = 0
+            while i + 8 <= count {
+                let x = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(p + i).storeBytes(of: WorkingPrecision.roundBF16(x), as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < count { p[i] = round(p[i]); i += 1 }
+        case .float16:
+            for i in 0..<count { p[i] = Float(Float16(p[i])) }
+        }
+    }
+
+    /// Round to nearest even at 16 bits, NaN kept NaN.
+    @inline(__always)
+    static func roundBF16(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+        let rounded = (bits &+ (((bits &>> 16) & 1) &+ 0x7FFF)) & 0xFFFF_0000
+        return unsafeBitCast(rounded, to: SIMD8<Float>.self).replacing(with: x, where: x .!= x)
+    }
+
+    /// Rounds a whole array, split over the worker threads.
+    public func round(_ values: inout [Float]) {
+        guard isReduced else { return }
+        values.withUnsafeMutableBufferPointer { b in
+            let p = b.baseAddress!
+            Parallel.forRanges(b.count, alignment: 16, minimumPerThread: 1 << 16) { r in self.round(p + r.lowerBound, count: r.count) }
+        }
+    }
+
     init(_ dtype: SafeTensorsDType) {
         switch dtype {
         case .BF16: self = .bfloat16

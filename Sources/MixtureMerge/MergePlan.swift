@@ -475,6 +475,8 @@ public struct MergePlan {
             try plan(output: name, inputs: last.sources.map { ($0.model, name) }, slice: last, t: 0, vocabulary: isVocabularyTensor(name))
         }
 
+        // mergekit's scheduler writes tensors in name order; shards are filled in that order.
+        tensors.sort { $0.outputName < $1.outputName }
         var layerCount: Int?
         if config.slices != nil { layerCount = outputLayer }
         return MergePlan(config: config, method: method, models: models, tensors: tensors, donor: donor,

@@ -1,6 +1,7 @@
 import Foundation
 import MixtureCore
 import MixtureFormats
+import CMixtureSupport
 
 /// Options for `Merger.run`.
 public struct MergeOptions {
@@ -45,6 +46,9 @@ public enum Merger {
         let outputURL = URL(fileURLWithPath: output).standardizedFileURL
         try checkOutput(outputURL, force: options.force)
         let config = try MergeConfigParser.load(path: configPath)
+        // Tensor-sized buffers come and go for every tensor: keep them in the heap (no mmap per
+        // allocation, no page faults to zero fresh pages each time).
+        _ = mixture_keep_large_allocations_in_heap()
         let seed = options.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         let plan = try MergePlan.make(config: config, seed: seed, currentDirectory: options.currentDirectory)
 
@@ -204,7 +208,7 @@ public enum Merger {
             var values = try widen(view, rows: t.vocabularyRows, outputCount: count)
             // Inputs are cast to the working dtype first, as mergekit's loader does.
             if precision.isReduced && WorkingPrecision(view.dtype) != precision {
-                ElementWise.map(&values) { precision.round($0) }
+                precision.round(&values)
             }
             entries.append(MergeEntry(model: t.inputs[i].model, isBase: t.inputs[i].model == t.baseModel, values: values))
         }
@@ -224,7 +228,7 @@ public enum Merger {
         }
         // The method's result is a tensor of the working dtype before any out_dtype cast.
         if precision.isReduced && WorkingPrecision(t.outputDType) != precision {
-            ElementWise.map(&result) { precision.round($0) }
+            precision.round(&result)
         }
         narrow(result, to: t.outputDType, into: buffer)
     }
@@ -266,7 +270,14 @@ public enum Merger {
             case .BF16:
                 let po = buffer.baseAddress!.assumingMemoryBound(to: UInt16.self)
                 Parallel.forRanges(v.count, alignment: 64, minimumPerThread: 1 << 16) { r in
-                    for i in r { po[i] = ScalarConversion.bfloat16Bits(from: pv[i]) }
+                    var i = r.lowerBound
+                    while i + 8 <= r.upperBound {
+                        let x = UnsafeRawPointer(pv + i).loadUnaligned(as: SIMD8<Float>.self)
+                        let bits = unsafeBitCast(WorkingPrecision.roundBF16(x), to: SIMD8<UInt32>.self) &>> 16
+                        UnsafeMutableRawPointer(po + i).storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: bits), as: SIMD8<UInt16>.self)
+                        i += 8
+                    }
+                    while i < r.upperBound { po[i] = ScalarConversion.bfloat16Bits(from: pv[i]); i += 1 }
                 }
             case .F16:
                 let po = buffer.baseAddress!.assumingMemoryBound(to: UInt16.self)

@@ -159,3 +159,41 @@ final class MergeConfigTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("model.safetensors").path))
     }
 }
+
+/// torch's argsort order among ties (Scripts/gen_merge_fixtures.py writes torch_sort_ties.json).
+final class TorchSortOrderTests: XCTestCase {
+    struct Sample: Decodable { var keys: [Float]; var descending: Bool; var order: [Int] }
+
+    func testReplaysTorchsOrderAmongTies() throws {
+        let data = try Data(contentsOf: MergeGoldenTests.root.appendingPathComponent("torch_sort_ties.json"))
+        let samples = try JSONDecoder().decode([Sample].self, from: data)
+        XCTAssertGreaterThanOrEqual(samples.count, 10)
+        for (s, sample) in samples.enumerated() {
+            let n = sample.keys.count
+            for k in Set([1, n / 3, n / 2, n - 1, 16, 17].filter { $0 > 0 && $0 < n }) {
+                let order = TorchSortOrder.order(sample.keys, descending: sample.descending, boundaries: [k])
+                XCTAssertEqual(Set(order[0..<k].map(Int.init)), Set(sample.order[0..<k]), "sample \(s) (n \(n), descending \(sample.descending)): first \(k)")
+            }
+            // Two boundaries (breadcrumbs' window).
+            let lo = n / 4, hi = 3 * n / 4
+            let order = TorchSortOrder.order(sample.keys, descending: sample.descending, boundaries: [lo, hi])
+            XCTAssertEqual(Set(order[lo..<hi].map(Int.init)), Set(sample.order[lo..<hi]), "sample \(s): window")
+        }
+    }
+
+    func testAStableOrderWouldNotDo() throws {
+        // The fixture must be able to tell torch's order from index order (or the test above proves nothing).
+        let data = try Data(contentsOf: MergeGoldenTests.root.appendingPathComponent("torch_sort_ties.json"))
+        let samples = try JSONDecoder().decode([Sample].self, from: data)
+        var differs = 0
+        for sample in samples {
+            let stable = sample.keys.indices.sorted { a, b in
+                let x = sample.keys[a], y = sample.keys[b]
+                return sample.descending ? (x > y || (x == y && a < b)) : (x < y || (x == y && a < b))
+            }
+            let k = sample.keys.count / 2
+            if Set(stable[0..<k]) != Set(sample.order[0..<k]) { differs += 1 }
+        }
+        XCTAssertGreaterThan(differs, 3)
+    }
+}

@@ -63,8 +63,9 @@ func gta(_ name: String, sparsification: Sparsification?, consensus: Bool, norma
                         let entry = others[index]
                         let d = UnsafeMutableBufferPointer(start: ps + index * n, count: n)
                         entry.values.withUnsafeBufferPointer { e in
-                            if reduced { for i in 0..<n { d[i] = precision.round(e[i] - pb[i]) } } else { for i in 0..<n { d[i] = e[i] - pb[i] } }
+                            for i in 0..<n { d[i] = e[i] - pb[i] }
                         }
+                        precision.round(d.baseAddress!, count: n)
                         if let sparsification {
                             do {
                                 try Sparsify.apply(sparsification, to: d, shape: group.shape,
@@ -79,7 +80,8 @@ func gta(_ name: String, sparsification: Sparsification?, consensus: Bool, norma
                             }
                         }
                         let w = weights[index]
-                        if reduced { for i in 0..<n { d[i] = precision.round(d[i] * w) } } else { for i in 0..<n { d[i] *= w } }
+                        for i in 0..<n { d[i] *= w }
+                        precision.round(d.baseAddress!, count: n)
                     }
                     if m > 1 && n >= ElementWise.grain && Parallel.threadCount > 1 {
                         Parallel.run(shares: m, work)
@@ -95,12 +97,13 @@ func gta(_ name: String, sparsification: Sparsification?, consensus: Bool, norma
                 var divisor = [Float](repeating: 0, count: n)
                 ElementWise.signConsensus(stacked, count: others.count, weights: weights, mixed: &mixed, divisor: &divisor)
                 if reduced {
-                    ElementWise.map(&mixed) { precision.round($0) }
-                    ElementWise.map(&divisor) { let d = precision.round($0); return d == 0 ? 1 : d }
+                    precision.round(&mixed)
+                    precision.round(&divisor)
+                    ElementWise.map(&divisor) { $0 == 0 ? 1 : $0 }
                 }
                 if doNormalize {
                     ElementWise.divide(&mixed, by: divisor)
-                    if reduced { ElementWise.map(&mixed) { precision.round($0) } }
+                    precision.round(&mixed)
                 }
             } else {
                 stacked.withUnsafeBufferPointer { s in
@@ -116,15 +119,19 @@ func gta(_ name: String, sparsification: Sparsification?, consensus: Bool, norma
                         }
                     }
                 }
-                if reduced { ElementWise.map(&mixed) { precision.round($0) } }
+                precision.round(&mixed)
                 var divisor = precision.round(weights.reduce(0, +))
                 if abs(divisor) < 1e-8 { divisor = 1 }
-                if doNormalize { ElementWise.map(&mixed) { precision.round($0 / divisor) } }
+                if doNormalize {
+                    ElementWise.map(&mixed) { $0 / divisor }
+                    precision.round(&mixed)
+                }
             }
             let lambda = args.double("lambda")
             if lambda != 1 {
                 let l = Float(lambda)
-                ElementWise.map(&mixed) { precision.round($0 * l) }
+                ElementWise.map(&mixed) { $0 * l }
+                precision.round(&mixed)
             }
             ElementWise.accumulate(&mixed, base.values, scale: 1, baseFirst: true)
             return mixed
@@ -194,26 +201,43 @@ enum ElementWise {
             mixed.withUnsafeMutableBufferPointer { mb in
                 divisor.withUnsafeMutableBufferPointer { db in
                     let ps = sb.baseAddress!, pm = mb.baseAddress!, pd = db.baseAddress!
-                    Parallel.forRanges(n, alignment: 16, minimumPerThread: grain) { r in
-                        for i in r {
-                            var total: Float = 0
-                            for k in 0..<m { total += ps[k * n + i] }
-                            let positive = total >= 0
-                            var sum: Float = 0
-                            var div: Float = 0
-                            for k in 0..<m {
-                                let v = ps[k * n + i]
-                                if positive ? v > 0 : v < 0 {
-                                    sum += v
-                                    div += weights[k]
+                    weights.withUnsafeBufferPointer { wb in
+                        let pw = wb.baseAddress!
+                        Parallel.forRanges(n, alignment: 16, minimumPerThread: grain) { r in
+                            var i = r.lowerBound
+                            while i + 8 <= r.upperBound {
+                                var total = SIMD8<Float>()
+                                for k in 0..<m { total += UnsafeRawPointer(ps + k * n + i).loadUnaligned(as: SIMD8<Float>.self) }
+                                let positive = total .>= 0
+                                var sum = SIMD8<Float>(), div = SIMD8<Float>()
+                                for k in 0..<m {
+                                    let v = UnsafeRawPointer(ps + k * n + i).loadUnaligned(as: SIMD8<Float>.self)
+                                    let agrees = (positive .& (v .> 0)) .| (.!positive .& (v .< 0))
+                                    sum += v.replacing(with: 0, where: .!agrees)
+                                    div += SIMD8<Float>(repeating: pw[k]).replacing(with: 0, where: .!agrees)
                                 }
+                                UnsafeMutableRawPointer(pm + i).storeBytes(of: sum, as: SIMD8<Float>.self)
+                                UnsafeMutableRawPointer(pd + i).storeBytes(of: div.replacing(with: 1, where: div .== 0), as: SIMD8<Float>.self)
+                                i += 8
                             }
-                            pm[i] = sum
-                            pd[i] = div == 0 ? 1 : div
+                            while i < r.upperBound {
+                                var total: Float = 0
+                                for k in 0..<m { total += ps[k * n + i] }
+                                let positive = total >= 0
+                                var sum: Float = 0, div: Float = 0
+                                for k in 0..<m {
+                                    let v = ps[k * n + i]
+                                    if positive ? v > 0 : v < 0 { sum += v; div += pw[k] }
+                                }
+                                pm[i] = sum
+                                pd[i] = div == 0 ? 1 : div
+                                i += 1
+                            }
                         }
                     }
                 }
             }
         }
     }
+
 }

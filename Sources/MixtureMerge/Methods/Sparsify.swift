@@ -53,6 +53,10 @@ enum Sparsify {
 
     /// Zeroes the dropped entries; with `rescale`, scales the kept ones so the L1 norm is unchanged.
     static func applyMask(_ d: UnsafeMutableBufferPointer<Float>, _ keep: [Bool], rescale: Bool, precision: WorkingPrecision = .float32) {
+        if !rescale {
+            for i in 0..<d.count where !keep[i] { d[i] = 0 }
+            return
+        }
         var before = 0.0, after = 0.0
         for i in 0..<d.count {
             let a = Double(abs(d[i]))
@@ -69,7 +73,7 @@ enum Sparsify {
     static func largestMagnitudeMask(_ values: UnsafeBufferPointer<Float>, keep k: Int) -> [Bool] {
         let n = values.count
         if k >= n { return [Bool](repeating: true, count: n) }
-        let order = TorchSortOrder.order(values.map { abs($0) }, descending: true, boundaries: [k])
+        let order = TorchSortOrder.order(magnitudesOf: values, descending: true, boundaries: [k])
         var keep = [Bool](repeating: false, count: n)
         for i in 0..<k { keep[Int(order[i])] = true }
         return keep
@@ -81,7 +85,7 @@ enum Sparsify {
         let n = values.count
         var keep = [Bool](repeating: false, count: n)
         guard count > 0 else { return keep }
-        let order = TorchSortOrder.order(values.map { abs($0) }, descending: false, boundaries: [start, start + count])
+        let order = TorchSortOrder.order(magnitudesOf: values, descending: false, boundaries: [start, start + count])
         for i in start..<(start + count) { keep[Int(order[i])] = true }
         return keep
     }
@@ -181,76 +185,102 @@ enum Select {
 /// depends on that exact sequence of swaps, so this replays it, but only down the partitions that
 /// contain a boundary: the sets on either side of a partition never change afterwards, and the
 /// final insertion sort is stable and never moves an element across runs. Linear time on average.
+///
+/// Keys are non-negative (magnitudes): their IEEE bits order like their values, so each element is
+/// one UInt64 (key bits high, index low) and a swap moves 8 bytes.
 enum TorchSortOrder {
     /// Returns the original indices in torch's order, correct as sets between consecutive
     /// `boundaries` (positions into the sorted order).
     static func order(_ keys: [Float], descending: Bool, boundaries: [Int]) -> [Int32] {
-        let n = keys.count
-        var v = keys
-        var a = (0..<n).map { Int32($0) }
-        guard n > 1 else { return a }
-        v.withUnsafeMutableBufferPointer { vb in
-            a.withUnsafeMutableBufferPointer { ab in
-                let v = vb.baseAddress!, a = ab.baseAddress!
-                @inline(__always) func comp(_ x: Float, _ y: Float) -> Bool {
-                    descending ? ((x.isNaN && !y.isNaN) || x > y) : ((!x.isNaN && y.isNaN) || x < y)
-                }
-                @inline(__always) func swap(_ i: Int, _ j: Int) {
-                    let tv = v[i]; v[i] = v[j]; v[j] = tv
-                    let ta = a[i]; a[i] = a[j]; a[j] = ta
-                }
-                func moveMedianToFirst(_ result: Int, _ x: Int, _ y: Int, _ z: Int) {
-                    if comp(v[x], v[y]) {
-                        if comp(v[y], v[z]) { swap(result, y) } else if comp(v[x], v[z]) { swap(result, z) } else { swap(result, x) }
-                    } else if comp(v[x], v[z]) { swap(result, x) } else if comp(v[y], v[z]) { swap(result, z) } else { swap(result, y) }
-                }
-                func partition(_ lo: Int, _ hi: Int) -> Int {
-                    let mid = lo + (hi - lo) / 2
-                    moveMedianToFirst(lo, lo + 1, mid, hi - 1)
-                    var first = lo + 1, last = hi
-                    let pivot = v[lo]
-                    while true {
-                        while comp(v[first], pivot) { first += 1 }
-                        last -= 1
-                        while comp(pivot, v[last]) { last -= 1 }
-                        if !(first < last) { return first }
-                        swap(first, last)
-                        first += 1
-                    }
-                }
-                func finish(_ lo: Int, _ hi: Int) {
-                    // Stable insertion sort of a final run (what the last pass does to it).
-                    guard hi - lo > 1 else { return }
-                    for i in (lo + 1)..<hi {
-                        let tv = v[i], ta = a[i]
-                        var j = i
-                        while j > lo && comp(tv, v[j - 1]) { v[j] = v[j - 1]; a[j] = a[j - 1]; j -= 1 }
-                        v[j] = tv; a[j] = ta
-                    }
-                }
-                func stableSort(_ lo: Int, _ hi: Int) {
-                    // Depth limit reached (libstdc++ switches to heapsort; never seen on weights).
-                    var pairs = (lo..<hi).map { (v[$0], a[$0]) }
-                    pairs.sort { comp($0.0, $1.0) || (!comp($1.0, $0.0) && $0.1 < $1.1) }
-                    for (i, p) in pairs.enumerated() { v[lo + i] = p.0; a[lo + i] = p.1 }
-                }
-                func select(_ lo: Int, _ hi: Int, _ depth: Int) {
-                    var lo = lo, hi = hi, depth = depth
-                    while hi - lo > 16 {
-                        if !boundaries.contains(where: { $0 > lo && $0 < hi }) { return }
-                        if depth == 0 { stableSort(lo, hi); return }
-                        depth -= 1
-                        let cut = partition(lo, hi)
-                        select(cut, hi, depth)
-                        hi = cut
-                    }
-                    if boundaries.contains(where: { $0 > lo && $0 < hi }) { finish(lo, hi) }
-                }
-                var log2n = 0
-                while (1 << (log2n + 1)) <= n { log2n += 1 }
-                select(0, n, 2 * log2n)
+        keys.withUnsafeBufferPointer { order(magnitudesOf: $0, descending: descending, boundaries: boundaries, absolute: false) }
+    }
+
+    /// As `order`, with the keys |values[i]|.
+    static func order(magnitudesOf values: UnsafeBufferPointer<Float>, descending: Bool, boundaries: [Int], absolute: Bool = true) -> [Int32] {
+        let n = values.count
+        guard n > 1 else { return (0..<n).map { Int32($0) } }
+        let packed = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
+        defer { packed.deallocate() }
+        for i in 0..<n {
+            let bits = absolute ? (values[i].bitPattern & 0x7FFF_FFFF) : values[i].bitPattern
+            packed[i] = UInt64(bits) << 32 | UInt64(i)
+        }
+        if descending { Replay<Descending>(v: packed, boundaries: boundaries).run(n) } else { Replay<Ascending>(v: packed, boundaries: boundaries).run(n) }
+        return (0..<n).map { Int32(truncatingIfNeeded: packed[$0] & 0xFFFF_FFFF) }
+    }
+
+    protocol Direction { static func less(_ x: UInt64, _ y: UInt64) -> Bool }
+    enum Descending: Direction {
+        @inline(__always) static func less(_ x: UInt64, _ y: UInt64) -> Bool { (x >> 32) > (y >> 32) }
+    }
+    enum Ascending: Direction {
+        @inline(__always) static func less(_ x: UInt64, _ y: UInt64) -> Bool { (x >> 32) < (y >> 32) }
+    }
+
+    struct Replay<D: Direction> {
+        let v: UnsafeMutablePointer<UInt64>
+        let boundaries: [Int]
+
+        @inline(__always) func swap(_ i: Int, _ j: Int) { let t = v[i]; v[i] = v[j]; v[j] = t }
+
+        func moveMedianToFirst(_ result: Int, _ x: Int, _ y: Int, _ z: Int) {
+            if D.less(v[x], v[y]) {
+                if D.less(v[y], v[z]) { swap(result, y) } else if D.less(v[x], v[z]) { swap(result, z) } else { swap(result, x) }
+            } else if D.less(v[x], v[z]) { swap(result, x) } else if D.less(v[y], v[z]) { swap(result, z) } else { swap(result, y) }
+        }
+
+        func partition(_ lo: Int, _ hi: Int) -> Int {
+            moveMedianToFirst(lo, lo + 1, lo + (hi - lo) / 2, hi - 1)
+            var first = lo + 1, last = hi
+            let pivot = v[lo]
+            while true {
+                while D.less(v[first], pivot) { first += 1 }
+                last -= 1
+                while D.less(pivot, v[last]) { last -= 1 }
+                if !(first < last) { return first }
+                swap(first, last)
+                first += 1
             }
         }
-        return a
+
+        /// Stable insertion sort of a final run (what libstdc++'s last pass does to it).
+        func finish(_ lo: Int, _ hi: Int) {
+            guard hi - lo > 1 else { return }
+            for i in (lo + 1)..<hi {
+                let t = v[i]
+                var j = i
+                while j > lo && D.less(t, v[j - 1]) { v[j] = v[j - 1]; j -= 1 }
+                v[j] = t
+            }
+        }
+
+        /// Depth limit reached (libstdc++ switches to heapsort there; not seen on weights): a
+        /// stable sort, so the result is at least deterministic.
+        func stableSort(_ lo: Int, _ hi: Int) {
+            var items = Array(UnsafeBufferPointer(start: v + lo, count: hi - lo))
+            items.sort { D.less($0, $1) || (!D.less($1, $0) && ($0 & 0xFFFF_FFFF) < ($1 & 0xFFFF_FFFF)) }
+            for (i, x) in items.enumerated() { v[lo + i] = x }
+        }
+
+        func splits(_ lo: Int, _ hi: Int) -> Bool { boundaries.contains { $0 > lo && $0 < hi } }
+
+        func select(_ lo: Int, _ hi: Int, _ depth: Int) {
+            var hi = hi, depth = depth
+            while hi - lo > 16 {
+                if !splits(lo, hi) { return }
+                if depth == 0 { stableSort(lo, hi); return }
+                depth -= 1
+                let cut = partition(lo, hi)
+                select(cut, hi, depth)
+                hi = cut
+            }
+            if splits(lo, hi) { finish(lo, hi) }
+        }
+
+        func run(_ n: Int) {
+            var log2n = 0
+            while (1 << (log2n + 1)) <= n { log2n += 1 }
+            select(0, n, 2 * log2n)
+        }
     }
 }
