@@ -1001,6 +1001,93 @@ dtype: float32
 # --------------------------------------------------------------------------
 
 
+# The same methods computed in a BF16 working dtype (`dtype: bfloat16` on BF16 models): torch
+# rounds after every operation, so these pin down where each method rounds.
+def _bf16(name, method, body):
+    case(f"{name}_bf16w", method, body + "dtype: bfloat16\n", compare="bf16",
+         notes=f"{method} computed op by op in bfloat16 (dtype: bfloat16, bf16 inputs)")
+
+
+_B, _F1, _F2 = M("base_bf16"), M("ft1_bf16"), M("ft2_bf16")
+_bf16("nearswap", "nearswap", f"""
+models:
+  - model: {_B}
+  - model: {_F1}
+merge_method: nearswap
+base_model: {_B}
+parameters:
+  t: 0.02
+""")
+for _m in ("ram", "ramplus_tl", "model_stock", "karcher"):
+    _bf16(_m, _m, f"""
+models:
+  - model: {_B}
+  - model: {_F1}
+  - model: {_F2}
+merge_method: {_m}
+base_model: {_B}
+""")
+_bf16("sce", "sce", f"""
+models:
+  - model: {_B}
+  - model: {_F1}
+  - model: {_F2}
+merge_method: sce
+base_model: {_B}
+parameters:
+  select_topk: 0.5
+""")
+_bf16("arcee_fusion", "arcee_fusion", f"""
+models:
+  - model: {_B}
+  - model: {_F1}
+merge_method: arcee_fusion
+base_model: {_B}
+""")
+for _m, _extra in (("nuslerp", ""), ("multislerp", "")):
+    _bf16(_m, _m, f"""
+models:
+  - model: {_F1}
+    parameters:
+      weight: 0.7
+  - model: {_F2}
+    parameters:
+      weight: 0.3
+merge_method: {_m}
+base_model: {_B}
+""")
+_bf16("slerp", "slerp", f"""
+slices:
+  - sources:
+      - model: {_B}
+        layer_range: [0, 4]
+      - model: {_F1}
+        layer_range: [0, 4]
+merge_method: slerp
+base_model: {_B}
+parameters:
+  t:
+    - filter: self_attn
+      value: [0, 0.5, 0.3, 0.7, 1]
+    - value: 0.4
+""")
+_bf16("breadcrumbs", "breadcrumbs", f"""
+models:
+  - model: {_F1}
+    parameters:
+      density: 0.5
+      gamma: 0.05
+      weight: 0.6
+  - model: {_F2}
+    parameters:
+      density: 0.4
+      gamma: 0.1
+      weight: 0.4
+merge_method: breadcrumbs
+base_model: {_B}
+""")
+
+
 def shard_arg(args):
     if "--out-shard-size" in args:
         return args[args.index("--out-shard-size") + 1]

@@ -137,6 +137,10 @@ public struct MergeMethod: Sendable {
     public var optionalTensors: OptionalTensorPolicy = .error
     /// Uses random numbers (`--seed` makes it reproducible).
     public var stochastic = false
+    /// torch promotes the result to float32 (a float32 mask or factor meets the working-dtype
+    /// tensors), so with a BF16/F16 working dtype the output is float32 unless out_dtype says
+    /// otherwise.
+    public var float32Result = false
     public var kernel: Kernel
 
     /// Checks the input counts and base, as mergekit's InputContract.

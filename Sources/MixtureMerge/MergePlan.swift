@@ -418,6 +418,8 @@ public struct MergePlan {
                 outputDType = dtypes[0]
             } else if let out = config.outDtype {
                 outputDType = SafeTensorsDType(rawValue: out.rawValue)!
+            } else if method.float32Result && WorkingPrecision(workDType).isReduced && missing.isEmpty {
+                outputDType = .F32
             } else if let d = config.dtype {
                 outputDType = SafeTensorsDType(rawValue: d.rawValue)!
             } else {

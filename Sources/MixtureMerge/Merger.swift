@@ -227,7 +227,7 @@ public enum Merger {
             throw MixtureError.invalidArgument("\(t.outputName): merge method \(plan.method.name) produced \(result.count) values for shape \(t.shape)")
         }
         // The method's result is a tensor of the working dtype before any out_dtype cast.
-        if precision.isReduced && WorkingPrecision(t.outputDType) != precision {
+        if precision.isReduced && WorkingPrecision(t.outputDType) != precision && !(plan.method.float32Result && !t.passthrough) {
             precision.round(&result)
         }
         narrow(result, to: t.outputDType, into: buffer)

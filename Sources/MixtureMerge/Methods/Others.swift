@@ -9,36 +9,41 @@ let modelStockMethod = MergeMethod(
     base: .required, minInputs: 3, optionalTensors: .baseOrSkip,
     kernel: { group, args in
         guard let w0 = group.base?.values else { return [] }
+        let p = args.precision
         let ws = group.nonBase.map(\.values)
         let n = w0.count
         let rowLength = args.bool("filter_wise") ? (group.shape.last ?? n) : n
         let rows = rowLength == 0 ? 0 : n / rowLength
-        let offsets = ws.map { ElementWise.difference($0, w0) }
-        let count = Float(ws.count)
+        var offsets = ws.map { ElementWise.difference($0, w0) }
+        for k in offsets.indices { p.round(&offsets[k]) }
+        let count = ws.count
+        // sum(ws) / count, summed left to right as Python's sum() does.
+        var average = ws[0]
+        for w in ws.dropFirst() { for i in 0..<n { average[i] = p.round(average[i] + w[i]) } }
+        for i in 0..<n { average[i] = p.round(average[i] / Float(count)) }
         var out = [Float](repeating: 0, count: n)
         for r in 0..<rows {
             let range = (r * rowLength)..<((r + 1) * rowLength)
-            var cosSum: Float = 0
+            var cosSum = 0.0
             var pairs = 0
             for a in 0..<offsets.count {
                 for b in (a + 1)..<offsets.count {
                     var dab = 0.0, naa = 0.0, nbb = 0.0
                     for i in range {
-                        let x = Double(offsets[a][i]), y = Double(offsets[b][i])
-                        dab += x * y; naa += x * x; nbb += y * y
+                        let x = offsets[a][i], y = offsets[b][i]
+                        dab += Double(p.round(x * y)); naa += Double(x) * Double(x); nbb += Double(y) * Double(y)
                     }
-                    let product = Float(naa.squareRoot()) * Float(nbb.squareRoot())
-                    cosSum += min(1, max(-1, Float(dab) / max(product, 1e-6)))
+                    let product = p.round(p.round(Float(naa.squareRoot())) * p.round(Float(nbb.squareRoot())))
+                    cosSum += Double(min(1, max(-1, p.round(p.round(Float(dab)) / max(product, 1e-6)))))
                     pairs += 1
                 }
             }
-            let cosTheta = cosSum / Float(pairs)
-            let denominator = 1 + (count - 1) * cosTheta
-            let t: Float = abs(denominator) < 1e-6 ? 0 : (count * cosTheta) / denominator
+            let cosTheta = p.round(Float(cosSum / Double(pairs)))
+            let denominator = p.round(1 + p.round(Float(count - 1) * cosTheta))
+            let t: Float = abs(denominator) < 1e-6 ? 0 : p.round(p.round(Float(count) * cosTheta) / denominator)
+            let rest = p.round(1 - t)
             for i in range {
-                var sum: Float = 0
-                for w in ws { sum += w[i] }
-                out[i] = t * (sum / count) + (1 - t) * w0[i]
+                out[i] = p.round(p.round(t * average[i]) + p.round(rest * w0[i]))
             }
         }
         return out
@@ -52,12 +57,15 @@ let nearswapMethod = MergeMethod(
     base: .required, minInputs: 2, maxInputs: 2, optionalTensors: .passthroughBaseSingleton,
     kernel: { group, args in
         guard let a = group.base?.values, let b = group.nonBase.first?.values else { return [] }
+        let p = args.precision
         let t = Float(args.double("t"))
+        let floor = p.round(Float(1e-6))
         var out = [Float](repeating: 0, count: a.count)
         for i in 0..<a.count {
-            let diff = max(abs(a[i] - b[i]), 1e-6)
-            let w = min(1, max(0, t / diff))
-            out[i] = w * b[i] + (1 - w) * a[i]
+            let diff = max(abs(p.round(a[i] - b[i])), floor)
+            // torch evaluates `t / x` as reciprocal(x) * t.
+            let w = min(1, max(0, p.isReduced ? p.round(p.round(1 / diff) * t) : t / diff))
+            out[i] = p.round(p.round(w * b[i]) + p.round(p.round(1 - w) * a[i]))
         }
         return out
     })
@@ -73,38 +81,40 @@ let sceMethod = MergeMethod(
     base: .required,
     kernel: { group, args in
         guard let base = group.base?.values else { return [] }
+        let p = args.precision
         let others = group.nonBase
         if others.isEmpty { return base }
         let n = base.count
         let m = others.count
         var tvs = others.map { ElementWise.difference($0.values, base) }
+        for k in 0..<m { p.round(&tvs[k]) }
         let topk = args.double("select_topk")
         if topk < 1 {
             var keep = [Bool](repeating: false, count: n)
             if topk > 0 {
                 var variance = [Float](repeating: 0, count: n)
                 for i in 0..<n {
-                    var mean: Float = 0
-                    for k in 0..<m { mean += tvs[k][i] }
-                    mean /= Float(m)
-                    var v: Float = 0
-                    for k in 0..<m { let d = tvs[k][i] - mean; v += d * d }
-                    variance[i] = v / Float(m)
+                    var mean = 0.0
+                    for k in 0..<m { mean += Double(tvs[k][i]) }
+                    mean /= Double(m)
+                    var v = 0.0
+                    for k in 0..<m { let d = Double(tvs[k][i]) - mean; v += d * d }
+                    variance[i] = p.round(Float(v / Double(m)))
                 }
                 let nonzero = variance.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
                 let k = Int(Double(nonzero) * topk)
-                if k > 0 { keep = variance.withUnsafeBufferPointer { Sparsify.largestMagnitudeMask($0, keep: k) } }
+                if k > 0 { keep = variance.withUnsafeBufferPointer { Sparsify.largestMagnitudeMask($0, keep: k, topk: true) } }
             }
             for k in 0..<m { for i in 0..<n where !keep[i] { tvs[k][i] = 0 } }
         }
         // Per-model weight: mean square of the task vector, normalised to sum to 1.
         var weights = tvs.map { tv -> Float in
             var s = 0.0
-            for v in tv { s += Double(v) * Double(v) }
-            return Float(s / Double(max(1, n)))
+            for v in tv { s += Double(p.round(v * v)) }
+            return p.round(Float(s / Double(max(1, n))))
         }
-        let weightSum = weights.reduce(0, +)
-        weights = abs(weightSum) < 1e-6 ? [Float](repeating: 1 / Float(m), count: m) : weights.map { $0 / weightSum }
+        let weightSum = p.round(Float(weights.reduce(0.0) { $0 + Double($1) }))
+        weights = abs(weightSum) < 1e-6 ? [Float](repeating: p.round(1 / Float(m)), count: m) : weights.map { p.round($0 / weightSum) }
         var out = [Float](repeating: 0, count: n)
         for i in 0..<n {
             var total: Float = 0
@@ -113,9 +123,9 @@ let sceMethod = MergeMethod(
             var sum: Float = 0, div: Float = 0
             for k in 0..<m {
                 let v = tvs[k][i]
-                if positive ? v > 0 : v < 0 { sum += v * weights[k]; div += weights[k] }
+                if positive ? v > 0 : v < 0 { sum += p.round(v * weights[k]); div += weights[k] }
             }
-            out[i] = base[i] + sum / max(div, 1e-6)
+            out[i] = p.round(base[i] + p.round(p.round(sum) / max(p.round(div), 1e-6)))
         }
         return out
     })
@@ -138,8 +148,10 @@ let arceeFusionMethod = MergeMethod(
     name: "arcee_fusion",
     parameters: [],
     base: .required, minInputs: 2, maxInputs: 2, optionalTensors: .passthroughSingleton,
-    kernel: { group, _ in
+    float32Result: true,
+    kernel: { group, args in
         guard let base = group.base?.values, let tuned = group.nonBase.first?.values else { return [] }
+        let pr = args.precision
         let n = base.count
         let rowLength = group.shape.last ?? n
         let rows = rowLength == 0 ? 0 : n / rowLength
@@ -149,20 +161,23 @@ let arceeFusionMethod = MergeMethod(
             let start = r * rowLength
             softmax(tuned, start, rowLength, into: &p)
             softmax(base, start, rowLength, into: &q)
-            var kl: Float = 0
+            var kl = 0.0
             for i in 0..<rowLength {
-                let pi = p[i] + 1e-8, qi = q[i] + 1e-8
-                kl += pi * log(pi / qi)
+                let pi = pr.round(pr.round(p[i]) + 1e-8), qi = pr.round(pr.round(q[i]) + 1e-8)
+                let term = pr.isReduced ? pr.round(pi * pr.round(log(pr.round(pi / qi)))) : pi * log(pi / qi)
+                kl += Double(term)
             }
-            for i in 0..<rowLength { importance[start + i] = abs(tuned[start + i] - base[start + i]) * kl }
+            let klValue = pr.round(Float(kl))
+            for i in 0..<rowLength { importance[start + i] = pr.round(abs(pr.round(tuned[start + i] - base[start + i])) * klValue) }
         }
         // Exact quantiles (mergekit samples 1M entries of larger tensors).
         var scratch = importance
         func quantile(_ q: Float) -> Float { Select.kthSmallest(&scratch, Int(q * Float(n - 1))) }
         let q1 = quantile(0.25), median = quantile(0.5), q3 = quantile(0.75)
-        let threshold = median + 1.5 * (q3 - q1)
+        let threshold = pr.round(median + pr.round(1.5 * pr.round(q3 - q1)))
+        // The mask is float32, so with a BF16/F16 working dtype the result is float32.
         var out = base
-        for i in 0..<n where importance[i] >= threshold { out[i] = base[i] + (tuned[i] - base[i]) }
+        for i in 0..<n where importance[i] >= threshold { out[i] = base[i] + pr.round(tuned[i] - base[i]) }
         return out
     })
 
@@ -171,8 +186,8 @@ private func softmax(_ x: [Float], _ start: Int, _ count: Int, into out: inout [
     for i in 0..<count { m = max(m, x[start + i]) }
     var s = 0.0
     for i in 0..<count { let e = exp(x[start + i] - m); out[i] = e; s += Double(e) }
-    let inv = Float(s)
-    for i in 0..<count { out[i] /= inv }
+    let total = Float(s)
+    for i in 0..<count { out[i] /= total }
 }
 
 /// RAM: an element changed (|Δ| > ε) by one model takes that model's change; one changed by
@@ -181,7 +196,7 @@ let ramMethod = MergeMethod(
     name: "ram",
     parameters: [ParameterSpec("epsilon", .float, default: .float(1e-5))],
     base: .required,
-    kernel: { group, args in ram(group, epsilon: Float(args.double("epsilon")), r: nil, alpha: 0) })
+    kernel: { group, args in ram(group, epsilon: Float(args.double("epsilon")), r: nil, alpha: 0, precision: args.precision) })
 
 /// RAM+ (tensor-local): as RAM, with each model's unique changes scaled up by 1 + r·clamp(ρ, 0, α),
 /// ρ = its shared / unique change counts.
@@ -192,24 +207,27 @@ let ramplusMethod = MergeMethod(
         ParameterSpec("alpha", .float, default: .float(0.2)),
         ParameterSpec("epsilon", .float, default: .float(1e-5)),
     ],
-    base: .required,
+    base: .required, float32Result: true,
     kernel: { group, args in
-        ram(group, epsilon: Float(args.double("epsilon")), r: Float(args.double("r")), alpha: Float(args.double("alpha")))
+        ram(group, epsilon: Float(args.double("epsilon")), r: Float(args.double("r")), alpha: Float(args.double("alpha")), precision: args.precision)
     })
 
-private func ram(_ group: TensorGroup, epsilon: Float, r: Float?, alpha: Float) -> [Float] {
+private func ram(_ group: TensorGroup, epsilon: Float, r: Float?, alpha: Float, precision p: WorkingPrecision) -> [Float] {
     guard let base = group.base?.values else { return [] }
     let others = group.nonBase
     if others.isEmpty { return base }
     let n = base.count
-    let tvs = others.map { ElementWise.difference($0.values, base) }
+    var tvs = others.map { ElementWise.difference($0.values, base) }
+    for k in tvs.indices { p.round(&tvs[k]) }
+    // torch compares with the scalar cast to the tensor's dtype.
+    let eps = p.round(epsilon)
     var counts = [Int32](repeating: 0, count: n)
-    for tv in tvs { for i in 0..<n where abs(tv[i]) > epsilon { counts[i] += 1 } }
+    for tv in tvs { for i in 0..<n where abs(tv[i]) > eps { counts[i] += 1 } }
     var lambdas = [Float](repeating: 1, count: tvs.count)
     if let r {
         for (k, tv) in tvs.enumerated() {
             var shared = 0, unique = 0
-            for i in 0..<n where abs(tv[i]) > epsilon {
+            for i in 0..<n where abs(tv[i]) > eps {
                 if counts[i] > 1 { shared += 1 } else if counts[i] == 1 { unique += 1 }
             }
             let rho = Float(shared) / max(Float(unique), epsilon)
@@ -221,12 +239,13 @@ private func ram(_ group: TensorGroup, epsilon: Float, r: Float?, alpha: Float) 
         var sum: Float = 0
         let c = counts[i]
         for (k, tv) in tvs.enumerated() {
-            let v = abs(tv[i]) > epsilon ? tv[i] : 0
+            let v = abs(tv[i]) > eps ? tv[i] : 0
             let uniquePart = c == 1 ? v * lambdas[k] : 0
-            let overlapPart = c > 1 ? v / Float(max(c, 1)) : 0
+            let overlapPart = c > 1 ? p.round(v / Float(max(c, 1))) : 0
             sum += uniquePart + overlapPart
         }
-        out[i] = base[i] + sum
+        // RAM sums in the working dtype; RAM+ multiplies by a float32 λ, so its sum and result are float32.
+        out[i] = r == nil ? p.round(base[i] + p.round(sum)) : base[i] + sum
     }
     return out
 }

@@ -69,11 +69,14 @@ enum Sparsify {
         for i in 0..<d.count { d[i] = precision.round(d[i] * factor) }
     }
 
-    /// Marks the `k` entries of largest magnitude, breaking ties as torch's argsort does.
-    static func largestMagnitudeMask(_ values: UnsafeBufferPointer<Float>, keep k: Int) -> [Bool] {
+    /// Marks the `k` entries of largest magnitude, breaking ties as torch's argsort does (or as
+    /// torch.topk does, with `topk`).
+    static func largestMagnitudeMask(_ values: UnsafeBufferPointer<Float>, keep k: Int, topk: Bool = false) -> [Bool] {
         let n = values.count
         if k >= n { return [Bool](repeating: true, count: n) }
-        let order = TorchSortOrder.order(magnitudesOf: values, descending: true, boundaries: [k])
+        // torch.topk: std::nth_element when k > n / 64 (std::partial_sort below that, whose heap
+        // order among ties is not replayed here).
+        let order = TorchSortOrder.order(magnitudesOf: values, descending: true, boundaries: [k], finalRun: topk && k * 64 > n ? 3 : 16)
         var keep = [Bool](repeating: false, count: n)
         for i in 0..<k { keep[Int(order[i])] = true }
         return keep
@@ -196,7 +199,10 @@ enum TorchSortOrder {
     }
 
     /// As `order`, with the keys |values[i]|.
-    static func order(magnitudesOf values: UnsafeBufferPointer<Float>, descending: Bool, boundaries: [Int], absolute: Bool = true) -> [Int32] {
+    /// `finalRun` is the size below which libstdc++ stops partitioning: 16 for `std::sort`
+    /// (torch.sort / argsort), 3 for `std::nth_element` (torch.topk when k > n / 64).
+    static func order(magnitudesOf values: UnsafeBufferPointer<Float>, descending: Bool, boundaries: [Int], absolute: Bool = true,
+                      finalRun: Int = 16) -> [Int32] {
         let n = values.count
         guard n > 1 else { return (0..<n).map { Int32($0) } }
         let packed = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
@@ -205,7 +211,11 @@ enum TorchSortOrder {
             let bits = absolute ? (values[i].bitPattern & 0x7FFF_FFFF) : values[i].bitPattern
             packed[i] = UInt64(bits) << 32 | UInt64(i)
         }
-        if descending { Replay<Descending>(v: packed, boundaries: boundaries).run(n) } else { Replay<Ascending>(v: packed, boundaries: boundaries).run(n) }
+        if descending {
+            Replay<Descending>(v: packed, boundaries: boundaries, finalRun: finalRun).run(n)
+        } else {
+            Replay<Ascending>(v: packed, boundaries: boundaries, finalRun: finalRun).run(n)
+        }
         return (0..<n).map { Int32(truncatingIfNeeded: packed[$0] & 0xFFFF_FFFF) }
     }
 
@@ -220,6 +230,7 @@ enum TorchSortOrder {
     struct Replay<D: Direction> {
         let v: UnsafeMutablePointer<UInt64>
         let boundaries: [Int]
+        let finalRun: Int
 
         @inline(__always) func swap(_ i: Int, _ j: Int) { let t = v[i]; v[i] = v[j]; v[j] = t }
 
@@ -266,7 +277,7 @@ enum TorchSortOrder {
 
         func select(_ lo: Int, _ hi: Int, _ depth: Int) {
             var hi = hi, depth = depth
-            while hi - lo > 16 {
+            while hi - lo > finalRun {
                 if !splits(lo, hi) { return }
                 if depth == 0 { stableSort(lo, hi); return }
                 depth -= 1
