@@ -135,14 +135,19 @@ def mixtral_config(dtype):
     )
 
 
-def save_tokenizer(path: Path):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
+def base_vocab():
     vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
     for w in VOCAB_WORDS:
         vocab[w] = len(vocab)
     assert len(vocab) == 32, len(vocab)
+    return vocab
+
+
+def save_tokenizer(path: Path, vocab=None):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = vocab or base_vocab()
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     fast = PreTrainedTokenizerFast(
@@ -303,6 +308,42 @@ def make_models():
         ("moe_ft2", {k: mbase[k] + e2[k] for k in mbase}),
     ):
         save_model(MixtralForCausalLM, mixtral_config(torch.float32), sd, mdir / name, torch.float32)
+    make_vocab_model()
+
+
+VOCAB_SWAP = (5, 9)
+VOCAB_EXTRA = ("<extra_a>", "<extra_b>")
+
+
+def make_vocab_model():
+    """models/ft_vocab: ft2's weights under a different tokenizer: two tokens trade ids (their
+    embedding and lm_head rows trade places too) and two new tokens get ids 32 and 33 with random
+    rows (vocab_size 34). Exercises tokenizer_source vocabulary alignment."""
+    from safetensors.torch import load_file
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    src = OUT / "models/ft2"
+    sd = {k: v.clone() for k, v in load_file(str(src / "model.safetensors")).items()}
+    a, b = VOCAB_SWAP
+    g = torch.Generator().manual_seed(99)
+    for name in ("model.embed_tokens.weight", "lm_head.weight"):
+        w = sd[name]
+        w[[a, b]] = w[[b, a]]
+        sd[name] = torch.cat([w, torch.randn(len(VOCAB_EXTRA), w.shape[1], generator=g) * 0.2])
+    vocab = base_vocab()
+    inv = {i: t for t, i in vocab.items()}
+    vocab[inv[a]], vocab[inv[b]] = b, a
+    for t in VOCAB_EXTRA:
+        vocab[t] = len(vocab)
+    cfg = llama_config(torch.float32)
+    cfg.vocab_size = 32 + len(VOCAB_EXTRA)
+    model = LlamaForCausalLM(cfg)
+    model.load_state_dict(sd, strict=True)
+    model.config.dtype = torch.float32
+    model.generation_config.bos_token_id = 1
+    model.generation_config.eos_token_id = 2
+    model.save_pretrained(str(OUT / "models/ft_vocab"))
+    save_tokenizer(OUT / "models/ft_vocab", vocab)
 
 
 # --------------------------------------------------------------------------
@@ -1001,6 +1042,39 @@ dtype: float32
 # --------------------------------------------------------------------------
 
 
+# Different vocabularies: ft_vocab's tokenizer has two tokens swapped and two extra tokens.
+case("ties_tokenizer_base_vocab", "ties", f"""
+models:
+  - model: {M('ft1')}
+    parameters:
+      density: 0.6
+      weight: 0.5
+  - model: {M('ft_vocab')}
+    parameters:
+      density: 0.6
+      weight: 0.5
+merge_method: ties
+base_model: {M('base')}
+tokenizer_source: base
+dtype: float32
+""", notes="tokenizer_source base with a model whose vocabulary differs (swapped ids, 2 extra tokens dropped): rows aligned by token")
+case("linear_tokenizer_model_vocab", "linear", f"""
+models:
+  - model: {M('base')}
+    parameters:
+      weight: 0.3
+  - model: {M('ft1')}
+    parameters:
+      weight: 0.3
+  - model: {M('ft_vocab')}
+    parameters:
+      weight: 0.4
+merge_method: linear
+tokenizer_source: {M('ft_vocab')}
+dtype: float32
+""", notes="tokenizer_source = a model path: 34-token output vocabulary; tokens only ft_vocab has take its rows in every input")
+
+
 # The same methods computed in a BF16 working dtype (`dtype: bfloat16` on BF16 models): torch
 # rounds after every operation, so these pin down where each method rounds.
 def _bf16(name, method, body):
@@ -1336,6 +1410,8 @@ def main():
         if unknown:
             raise SystemExit(f"unknown cases: {sorted(unknown)}")
         todo = [c for c in CASES if c["name"] in wanted]
+        if not (OUT / "models/ft_vocab").exists():
+            make_vocab_model()
     else:
         if OUT.exists():
             shutil.rmtree(OUT)

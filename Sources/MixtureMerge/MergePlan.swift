@@ -198,6 +198,9 @@ public struct MergePlan {
     public let outputLayerCount: Int?
     /// Output vocabulary size when the tokenizer source changes it.
     public let outputVocabularySize: Int?
+    /// Per model (index), the model's row for each output token, -1 where it lacks the token; nil
+    /// when every model already has the output vocabulary in order.
+    let vocabularyAlignment: [Int: [Int]]?
     /// The model whose tokenizer files are copied, if any.
     public let tokenizerDonor: Int?
     public let warnings: [String]
@@ -308,6 +311,7 @@ public struct MergePlan {
         // Tokenizer: which files the output gets and whether the vocabulary size changes.
         var tokenizerDonor: Int? = donor
         var vocabularySize: Int?
+        var vocabularyAlignment: [Int: [Int]]?
         if let source = config.tokenizerSource {
             let tokenizerModel: Int
             switch source {
@@ -321,16 +325,35 @@ public struct MergePlan {
             case .union:
                 tokenizerModel = donor
             }
-            let vocab = try Vocabulary.load(models[tokenizerModel])
-            for (i, m) in models.enumerated() where i != tokenizerModel {
-                let other = try Vocabulary.load(m)
-                if other != vocab {
+            // The output vocabulary: the source's tokenizer ('base' drops tokens at or beyond the
+            // base config's vocab_size, as mergekit's stripped tokenizer does).
+            var vocab = try Vocabulary.load(models[tokenizerModel])!
+            if source == .base, let size = models[tokenizerModel].config["vocab_size"] as? Int {
+                vocab.tokens = vocab.tokens.filter { $0.value < size }
+            }
+            if source == .union {
+                for m in models where try Vocabulary.load(m, required: false).map({ $0 != vocab }) ?? false {
                     throw MixtureError.invalidConfig(path: config.path, field: "tokenizer_source",
-                                                     reason: "the tokenizers of \(models[tokenizerModel].reference.path) and \(m.reference.path) differ; merging models with different vocabularies is not supported yet")
+                                                     reason: "'union' of different vocabularies (\(models[tokenizerModel].reference.path), \(m.reference.path)) is not supported; use 'base' or a model's path")
                 }
             }
+            let byID = vocab.byID()
+            // Each model's row for every output token (-1: the model lacks it).
+            var permutations: [Int: [Int]] = [:]
+            var identity = true
+            for (i, m) in models.enumerated() {
+                let own = try Vocabulary.load(m, required: false) ?? vocab
+                let rows = (m.config["vocab_size"] as? Int) ?? own.size
+                let p = byID.map { token -> Int in
+                    guard let token, let id = own.tokens[token], id < rows else { return -1 }
+                    return id
+                }
+                permutations[i] = p
+                if p != Array(0..<byID.count) { identity = false }
+            }
+            if !identity { vocabularyAlignment = permutations }
             tokenizerDonor = tokenizerModel
-            vocabularySize = vocab.size
+            vocabularySize = byID.count
         }
 
         let seedBase = seed
@@ -483,6 +506,7 @@ public struct MergePlan {
         if config.slices != nil { layerCount = outputLayer }
         return MergePlan(config: config, method: method, models: models, tensors: tensors, donor: donor,
                          outputLayerCount: layerCount, outputVocabularySize: vocabularySize,
+                         vocabularyAlignment: vocabularyAlignment,
                          tokenizerDonor: tokenizerDonor, warnings: warnings)
     }
 
@@ -526,12 +550,25 @@ func promote(_ dtypes: [SafeTensorsDType]) -> SafeTensorsDType {
 /// A tokenizer's vocabulary (token → id, added tokens included), compared between models.
 struct Vocabulary: Equatable {
     var tokens: [String: Int]
+    /// As `len(tokenizer.get_vocab())`: distinct tokens.
     var size: Int { tokens.count }
 
-    static func load(_ model: InputModel) throws -> Vocabulary {
+    /// Tokens by id (ids without a token are nil), `size` entries counted as mergekit does: the
+    /// output embedding gets one row per token, at the token's id.
+    func byID() -> [String?] {
+        let count = max(size, (tokens.values.max() ?? -1) + 1)
+        var out = [String?](repeating: nil, count: count)
+        for (token, id) in tokens where id >= 0 { out[id] = token }
+        return out
+    }
+
+    /// `required: false`: nil when the folder has no tokenizer.json (mergekit then assumes the
+    /// base's tokenizer).
+    static func load(_ model: InputModel, required: Bool = true) throws -> Vocabulary? {
         let url = model.url.appendingPathComponent("tokenizer.json")
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw MixtureError.missingFile(path: url.path, reason: "tokenizer_source needs each model's tokenizer.json")
+            if !required { return nil }
+            throw MixtureError.missingFile(path: url.path, reason: "tokenizer_source needs the tokenizer's tokenizer.json")
         }
         guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw MixtureError.invalidFile(path: url.path, reason: "not a JSON object")

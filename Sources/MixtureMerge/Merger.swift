@@ -204,8 +204,9 @@ public enum Merger {
         let count = t.shape.reduce(1, *)
         var entries: [MergeEntry] = []
         let precision = t.arguments.precision
+        let aligned = t.vocabularyRows != nil ? try alignVocabulary(t, views: views, plan: plan) : nil
         for (i, view) in views.enumerated() {
-            var values = try widen(view, rows: t.vocabularyRows, outputCount: count)
+            var values = try aligned?[i] ?? widen(view, rows: t.vocabularyRows, outputCount: count)
             // Inputs are cast to the working dtype first, as mergekit's loader does.
             if precision.isReduced && WorkingPrecision(view.dtype) != precision {
                 precision.round(&values)
@@ -231,6 +232,53 @@ public enum Merger {
             precision.round(&result)
         }
         narrow(result, to: t.outputDType, into: buffer)
+    }
+
+    /// Token-indexed inputs rearranged to the output tokenizer's ids, as mergekit's
+    /// PermutedVocabulary: a model's own row where it has the token; otherwise the row of the only
+    /// model that has it, the base's, or the average over the models that have it (zeros when none
+    /// does). nil when no rearranging is needed.
+    static func alignVocabulary(_ t: PlannedTensor, views: [SourceTensor], plan: MergePlan) throws -> [[Float]]? {
+        guard let permutations = plan.vocabularyAlignment, let rows = t.vocabularyRows else { return nil }
+        let precision = t.arguments.precision
+        let width = t.shape.dropFirst().reduce(1, *)
+        var originals: [[Float]] = []
+        for view in views {
+            var values = try widen(view, rows: nil, outputCount: view.elementCount)
+            if precision.isReduced && WorkingPrecision(view.dtype) != precision { precision.round(&values) }
+            originals.append(values)
+        }
+        let models = t.inputs.map(\.model)
+        let maps = models.map { permutations[$0]! }
+        func row(_ k: Int, _ r: Int) -> ArraySlice<Float> { originals[k][(r * width)..<((r + 1) * width)] }
+        var defaults: [Int: [Float]] = [:]
+        for id in 0..<rows {
+            let present = maps.indices.filter { maps[$0][id] >= 0 && maps[$0][id] * width < originals[$0].count }
+            if present.count == maps.count { continue }
+            if present.count == 1 {
+                defaults[id] = Array(row(present[0], maps[present[0]][id]))
+            } else if present.isEmpty {
+                defaults[id] = [Float](repeating: 0, count: width)
+            } else if let b = present.first(where: { models[$0] == t.baseModel }) {
+                defaults[id] = Array(row(b, maps[b][id]))
+            } else {
+                var sum = [Float](repeating: 0, count: width)
+                for k in present { for (j, v) in row(k, maps[k][id]).enumerated() { sum[j] = precision.round(sum[j] + v) } }
+                defaults[id] = sum.map { precision.round($0 / Float(present.count)) }
+            }
+        }
+        return originals.indices.map { k in
+            var out = [Float](repeating: 0, count: rows * width)
+            for id in 0..<rows {
+                let source = maps[k][id]
+                if source >= 0 && source * width < originals[k].count {
+                    out.replaceSubrange((id * width)..<((id + 1) * width), with: row(k, source))
+                } else if let d = defaults[id] {
+                    out.replaceSubrange((id * width)..<((id + 1) * width), with: d)
+                }
+            }
+            return out
+        }
     }
 
     /// An input tensor as Float, with its vocabulary rows truncated or zero-padded to `rows`.
