@@ -51,6 +51,7 @@ public enum Merger {
         _ = mixture_keep_large_allocations_in_heap()
         let seed = options.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         let plan = try MergePlan.make(config: config, seed: seed, currentDirectory: options.currentDirectory)
+        let chatTemplate = try resolveChatTemplate(plan)
 
         let fm = FileManager.default
         let parent = outputURL.deletingLastPathComponent()
@@ -63,7 +64,8 @@ public enum Merger {
             throw MixtureError.invalidArgument("\(output): cannot create the output folder (\(error.localizedDescription))")
         }
         do {
-            let summary = try write(plan: plan, configPath: configPath, to: temporary, final: outputURL, seed: seed, options: options)
+            let summary = try write(plan: plan, configPath: configPath, to: temporary, final: outputURL, seed: seed,
+                                    chatTemplate: chatTemplate, options: options)
             try replace(outputURL, with: temporary)
             return summary
         } catch {
@@ -101,7 +103,50 @@ public enum Merger {
         }
     }
 
-    static func write(plan: MergePlan, configPath: String, to folder: URL, final: URL, seed: UInt64, options: MergeOptions) throws -> MergeSummary {
+    /// The `chat_template` setting as template text: "auto" takes the template most of the input
+    /// models share; anything else must be the template itself.
+    static func resolveChatTemplate(_ plan: MergePlan) throws -> String? {
+        guard let setting = plan.config.chatTemplate else { return nil }
+        if setting == "auto" {
+            var counts: [String: Int] = [:]
+            var order: [String] = []
+            for model in plan.models {
+                guard let t = chatTemplate(of: model.url)?.trimmingCharacters(in: .whitespacesAndNewlines), !t.isEmpty else { continue }
+                if counts[t] == nil { order.append(t) }
+                counts[t, default: 0] += 1
+            }
+            guard let best = order.max(by: { counts[$0]! < counts[$1]! || (counts[$0]! == counts[$1]! && order.firstIndex(of: $0)! > order.firstIndex(of: $1)!) }) else {
+                return nil
+            }
+            return best
+        }
+        if setting.count < 256 && !setting.contains("\n") && !setting.contains("{") {
+            throw MixtureError.invalidConfig(path: plan.config.path, field: "chat_template",
+                                             reason: "'\(setting)' names one of mergekit's bundled templates, which are not included here; give the Jinja template text itself, or 'auto'")
+        }
+        guard setting.count >= 20, setting.contains("{") else {
+            throw MixtureError.invalidConfig(path: plan.config.path, field: "chat_template", reason: "not a Jinja template")
+        }
+        return setting
+    }
+
+    /// A model folder's chat template: chat_template.jinja, or tokenizer_config.json's
+    /// `chat_template` (a string, or a list of named templates whose "default" is taken).
+    static func chatTemplate(of url: URL) -> String? {
+        if let data = FileManager.default.contents(atPath: url.appendingPathComponent("chat_template.jinja").path) {
+            return String(decoding: data, as: UTF8.self)
+        }
+        guard let data = FileManager.default.contents(atPath: url.appendingPathComponent("tokenizer_config.json").path),
+              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+        if let t = json["chat_template"] as? String { return t }
+        if let list = json["chat_template"] as? [[String: Any]] {
+            return list.first(where: { $0["name"] as? String == "default" })?["template"] as? String
+        }
+        return nil
+    }
+
+    static func write(plan: MergePlan, configPath: String, to folder: URL, final: URL, seed: UInt64, chatTemplate: String?,
+                      options: MergeOptions) throws -> MergeSummary {
         // Shards: filled in plan order, a new one when the next tensor would pass the limit.
         var shards: [[Int]] = [[]]
         var current = 0
@@ -169,8 +214,19 @@ public enum Merger {
                 warnings.append("\(source.path) has no tokenizer_config.json with tokenizer.json / tokenizer.model: no tokenizer copied")
             }
         }
-        if plan.config.chatTemplate != nil {
-            warnings.append("chat_template: not applied (the donor's tokenizer files are copied unchanged)")
+        if let template = chatTemplate {
+            // transformers 5 reads chat_template.jinja; drop the copied tokenizer_config.json's own.
+            try Data(template.utf8).write(to: folder.appendingPathComponent("chat_template.jinja"))
+            let configURL = folder.appendingPathComponent("tokenizer_config.json")
+            if let data = FileManager.default.contents(atPath: configURL.path),
+               var json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], json["chat_template"] != nil {
+                json.removeValue(forKey: "chat_template")
+                try writeJSON(json, to: configURL)
+            }
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent("chat_template.json"))
+            if !copied.contains("chat_template.jinja") { copied.append("chat_template.jinja") }
+        } else if plan.config.chatTemplate == "auto" {
+            warnings.append("chat_template: auto found no template in the input models")
         }
         if let text = FileManager.default.contents(atPath: configPath) {
             try text.write(to: folder.appendingPathComponent("mergekit_config.yml"))

@@ -197,3 +197,26 @@ final class TorchSortOrderTests: XCTestCase {
         XCTAssertGreaterThan(differs, 3)
     }
 }
+
+final class ChatTemplateTests: XCTestCase {
+    let models = MergeGoldenTests.root.appendingPathComponent("models").path
+
+    func run(_ template: String) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mixture-merge-chat-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let config = dir.appendingPathComponent("config.yml")
+        try "merge_method: linear\nmodels:\n  - model: \(models)/base\n    parameters:\n      weight: 1\nchat_template: \(template)\n"
+            .write(to: config, atomically: true, encoding: .utf8)
+        _ = try Merger.run(configPath: config.path, output: dir.appendingPathComponent("out").path)
+        return dir.appendingPathComponent("out")
+    }
+
+    func testALiteralTemplateIsWrittenAndNamedOnesAreRefused() throws {
+        let out = try run("\"{% for m in messages %}{{ m['content'] }}{% endfor %}\"")
+        let text = try String(contentsOf: out.appendingPathComponent("chat_template.jinja"), encoding: .utf8)
+        XCTAssertEqual(text, "{% for m in messages %}{{ m['content'] }}{% endfor %}")
+        XCTAssertThrowsError(try run("chatml")) { error in
+            XCTAssertTrue(String(describing: error).contains("chat_template"), "\(error)")
+        }
+    }
+}
