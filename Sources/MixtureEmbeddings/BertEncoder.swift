@@ -284,31 +284,58 @@ public final class BertEncoder: @unchecked Sendable {
         let q = FloatBuffer(count: total * h), k = FloatBuffer(count: total * h), v = FloatBuffer(count: total * h)
         run([(w.query, q), (w.key, k), (w.value, v)], input: input, rows: total)
 
-        // One (token, head) pair per unit of work; a token's sequence bounds which keys it sees.
-        var sequenceOfToken = [Int](repeating: 0, count: total)
+        // One (sequence, head) pair per unit of work: the head's keys are transposed once
+        // ([dimension][key], keys padded to a multiple of 8) so each query's scores are vector FMAs
+        // over eight keys at a time.
         var longest = 0
-        for s in 0..<(starts.count - 1) {
-            for t in starts[s]..<starts[s + 1] { sequenceOfToken[t] = s }
-            longest = max(longest, starts[s + 1] - starts[s])
-        }
+        for s in 0..<(starts.count - 1) { longest = max(longest, starts[s + 1] - starts[s]) }
+        let padded = (longest + 7) / 8 * 8
         let scale = 1 / Float(hd).squareRoot()
-        sequenceOfToken.withUnsafeBufferPointer { sequenceOf in
-            Parallel.forRanges(total * heads, minimumPerThread: max(1, 4096 / max(1, longest))) { units in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: longest)
-                defer { scores.deallocate() }
-                for unit in units {
-                    let t = unit / heads, head = unit % heads
-                    let s = sequenceOf[t]
-                    let first = starts[s], n = starts[s + 1] - first
+        let sequences = starts.count - 1
+        Parallel.forRanges(sequences * heads, minimumPerThread: 1) { units in
+            let keys = UnsafeMutablePointer<Float>.allocate(capacity: max(1, hd * padded))
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(8, padded))
+            defer { keys.deallocate(); scores.deallocate() }
+            for unit in units {
+                let s = unit / heads, head = unit % heads
+                let first = starts[s], n = starts[s + 1] - first
+                let width = (n + 7) / 8 * 8
+                keys.update(repeating: 0, count: hd * width)
+                for j in 0..<n {
+                    let key = k.row(first + j, width: h) + head * hd
+                    for dd in 0..<hd { keys[dd * width + j] = key[dd] }
+                }
+                for t in first..<(first + n) {
                     let query = q.row(t, width: h) + head * hd
-                    for j in 0..<n {
-                        scores[j] = Dot.product(query, k.row(first + j, width: h) + head * hd, count: hd) * scale
+                    var j = 0
+                    while j < width {
+                        var acc = SIMD8<Float>()
+                        for dd in 0..<hd {
+                            acc.addProduct(SIMD8<Float>(repeating: query[dd]),
+                                           UnsafeRawPointer(keys + dd * width + j).loadUnaligned(as: SIMD8<Float>.self))
+                        }
+                        UnsafeMutableRawPointer(scores + j).storeBytes(of: acc * scale, as: SIMD8<Float>.self)
+                        j += 8
                     }
                     Softmax.inPlace(scores, count: n)
+                    // Weighted sum of the values, eight dimensions at a time in a register.
                     let out = context.row(t, width: h) + head * hd
-                    out.update(repeating: 0, count: hd)
-                    for j in 0..<n {
-                        axpy(scores[j], v.row(first + j, width: h) + head * hd, out, count: hd)
+                    let values = v.row(first, width: h) + head * hd
+                    var dd = 0
+                    while dd + 8 <= hd {
+                        var acc = SIMD8<Float>()
+                        for j in 0..<n {
+                            acc.addProduct(SIMD8<Float>(repeating: scores[j]),
+                                           UnsafeRawPointer(values + j * h + dd).loadUnaligned(as: SIMD8<Float>.self))
+                        }
+                        UnsafeMutableRawPointer(out + dd).storeBytes(of: acc, as: SIMD8<Float>.self)
+                        dd += 8
+                    }
+                    while dd < hd {
+                        var acc: Float = 0
+                        for j in 0..<n { acc += scores[j] * values[j * h + dd] }
+                        out[dd] = acc
+                        dd += 1
                     }
                 }
             }
@@ -347,7 +374,7 @@ public final class BertEncoder: @unchecked Sendable {
         Parallel.forRanges(count, minimumPerThread: 4096) { range in
             let p = x.pointer
             switch activation {
-            case .gelu: for i in range { p[i] = Activations.gelu(p[i]) }
+            case .gelu: Activations.gelu(p + range.lowerBound, count: range.count)
             case .geluTanh: for i in range { p[i] = Self.geluTanh(p[i]) }
             case .relu: for i in range { p[i] = max(0, p[i]) }
             }

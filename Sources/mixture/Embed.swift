@@ -33,11 +33,14 @@ struct Embed: ParsableCommand {
         var pending: [String] = []
         var embedded = 0
         var seconds = 0.0
+        var firstBatch: (count: Int, seconds: Double)?
         func flush() throws {
             guard !pending.isEmpty else { return }
             let start = DispatchTime.now().uptimeNanoseconds
             let embeddings = try embedder.embed(pending, batchSize: batchSize)
-            seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if firstBatch == nil { firstBatch = (embeddings.count, elapsed) }
+            seconds += elapsed
             embedded += embeddings.count
             var text = ""
             for embedding in embeddings {
@@ -60,6 +63,10 @@ struct Embed: ParsableCommand {
         if timing {
             printError(String(format: "embedded %d sentences in %.3f s: %.1f sentences/s (batch size %d, %d threads)",
                               embedded, seconds, Double(embedded) / max(seconds, 1e-9), batchSize, Parallel.threadCount))
+            if let first = firstBatch, embedded > first.count {
+                // The first batch pays for first touches of the mapped weights and buffers.
+                printError(String(format: "after the first batch: %.1f sentences/s", Double(embedded - first.count) / max(seconds - first.seconds, 1e-9)))
+            }
         }
     }
 }

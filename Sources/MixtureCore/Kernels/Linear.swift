@@ -75,10 +75,19 @@ public enum Linear {
             permutedForJob[j] = UnsafePointer(permutedInputs[job.input]!.pointer)
         }
 
+        // Many tokens: the input is transposed once into 24-token panels for the outer-product
+        // kernel (shared by every job that reads the same input).
+        var packedInputs: [UnsafePointer<Float>: FloatBuffer] = [:]
+        var packedForJob = [UnsafePointer<Float>?](repeating: nil, count: jobs.count)
+        for (j, job) in jobs.enumerated() where job.tokens >= packedMinimumTokens {
+            if packedInputs[job.input] == nil { packedInputs[job.input] = packTokens(job) }
+            packedForJob[j] = UnsafePointer(packedInputs[job.input]!.pointer)
+        }
+
         units.withUnsafeBufferPointer { unitBuffer in
             jobs.withUnsafeBufferPointer { jobBuffer in
                 Parallel.run(shares: threads) { t in
-                    let scratchCount = tileRows * (jobBuffer.map { $0.weight.columns }.max() ?? 0)
+                    let scratchCount = rowBlock * (jobBuffer.map { $0.weight.columns }.max() ?? 0)
                     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchCount))
                     defer { scratch.deallocate() }
                     for u in starts[t]..<starts[t + 1] {
@@ -86,6 +95,8 @@ public enum Linear {
                         let job = jobBuffer[unit.job]
                         if job.tokens == 1 {
                             matrixVector(job, rows: unit.rows, permuted: permutedForJob[unit.job])
+                        } else if let packed = packedForJob[unit.job] {
+                            matrixMatrixOuter(job, rows: unit.rows, packed: packed, scratch: scratch)
                         } else {
                             matrixMatrix(job, rows: unit.rows, scratch: scratch)
                         }
@@ -197,6 +208,108 @@ public enum Linear {
             k += 1
         }
         return result
+    }
+
+    /// Tokens per packed input panel and weight rows per tile of the outer-product kernel; jobs
+    /// with at least `packedMinimumTokens` tokens use it.
+    static let panelTokens = 24
+    static let outerRows = 4
+    public static let packedMinimumTokens = 24
+
+    /// The input transposed into panels of 24 tokens: panel g holds x[24g + j][k] at
+    /// [g][k][j], zeros past the last token.
+    static func packTokens(_ job: LinearJob) -> FloatBuffer {
+        let n = job.weight.columns
+        let groups = (job.tokens + panelTokens - 1) / panelTokens
+        let buffer = FloatBuffer(count: groups * n * panelTokens)
+        let out = buffer.pointer
+        Parallel.forRanges(groups, minimumPerThread: 4) { range in
+            for g in range {
+                let panel = out + g * n * panelTokens
+                for j in 0..<min(panelTokens, job.tokens - g * panelTokens) {
+                    let x = job.input + (g * panelTokens + j) * job.inputStride
+                    for k in 0..<n { panel[k * panelTokens + j] = x[k] }
+                }
+            }
+        }
+        return buffer
+    }
+
+    /// Output tiles of 4 weight rows × 24 tokens as outer products: per k, three 8-token input
+    /// vectors times four broadcast weights into 12 accumulators, which end up holding finished
+    /// outputs (no horizontal sums, whatever the length of k).
+    static func matrixMatrixOuter(_ job: LinearJob, rows: Range<Int>, packed: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let w = job.weight
+        let n = w.columns
+        // F32 rows are read in place; F16/BF16 rows are widened once into scratch.
+        let base: UnsafePointer<Float>
+        if w.dtype == .float32 {
+            base = w.rowPointer(rows.lowerBound).assumingMemoryBound(to: Float.self)
+        } else {
+            for i in 0..<rows.count { w.copyRow(rows.lowerBound + i, into: scratch + i * n) }
+            base = UnsafePointer(scratch)
+        }
+        let groups = (job.tokens + panelTokens - 1) / panelTokens
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 12) { acc in
+            // Token panels outside, row tiles inside: a panel (K × 24 floats) stays in cache while
+            // this unit's rows pass over it.
+            for g in 0..<groups {
+                let panel = packed + g * n * panelTokens
+                let tokenCount = min(panelTokens, job.tokens - g * panelTokens)
+                var r = 0
+                while r < rows.count {
+                    let rowCount = min(outerRows, rows.count - r)
+                    let w0 = base + r * n
+                    let w1 = base + (r + min(1, rowCount - 1)) * n
+                    let w2 = base + (r + min(2, rowCount - 1)) * n
+                    let w3 = base + (r + min(3, rowCount - 1)) * n
+                    tile4x24(w0, w1, w2, w3, panel, n, acc.baseAddress!)
+                    for rr in 0..<rowCount {
+                        let out = job.output + (g * panelTokens) * job.outputStride + rows.lowerBound + r + rr
+                        for v in 0..<3 {
+                            let vector = acc[rr * 3 + v]
+                            for lane in 0..<8 where v * 8 + lane < tokenCount {
+                                out[(v * 8 + lane) * job.outputStride] = vector[lane]
+                            }
+                        }
+                    }
+                    r += rowCount
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func tile4x24(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>,
+                         _ w3: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ n: Int,
+                         _ acc: UnsafeMutablePointer<SIMD8<Float>>) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c02 = SIMD8<Float>()
+        var c10 = SIMD8<Float>(), c11 = SIMD8<Float>(), c12 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c22 = SIMD8<Float>()
+        var c30 = SIMD8<Float>(), c31 = SIMD8<Float>(), c32 = SIMD8<Float>()
+        let rp = UnsafeRawPointer(panel)
+        var o = 0
+        let end = n &* (panelTokens &* 4)
+        var k = 0
+        while o < end {
+            let x0 = rp.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            let x1 = rp.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
+            let x2 = rp.loadUnaligned(fromByteOffset: o &+ 64, as: SIMD8<Float>.self)
+            var b = SIMD8<Float>(repeating: w0[k])
+            c00.addProduct(b, x0); c01.addProduct(b, x1); c02.addProduct(b, x2)
+            b = SIMD8<Float>(repeating: w1[k])
+            c10.addProduct(b, x0); c11.addProduct(b, x1); c12.addProduct(b, x2)
+            b = SIMD8<Float>(repeating: w2[k])
+            c20.addProduct(b, x0); c21.addProduct(b, x1); c22.addProduct(b, x2)
+            b = SIMD8<Float>(repeating: w3[k])
+            c30.addProduct(b, x0); c31.addProduct(b, x1); c32.addProduct(b, x2)
+            o &+= panelTokens &* 4
+            k &+= 1
+        }
+        acc[0] = c00; acc[1] = c01; acc[2] = c02
+        acc[3] = c10; acc[4] = c11; acc[5] = c12
+        acc[6] = c20; acc[7] = c21; acc[8] = c22
+        acc[9] = c30; acc[10] = c31; acc[11] = c32
     }
 
     /// Scalar reference for tests.
