@@ -214,7 +214,7 @@ public enum Linear {
     /// with at least `packedMinimumTokens` tokens use it.
     static let panelTokens = 24
     static let outerRows = 4
-    public static let packedMinimumTokens = 24
+    public static let packedMinimumTokens = 8
 
     /// The input transposed into panels of 24 tokens: panel g holds x[24g + j][k] at
     /// [g][k][j], zeros past the last token.
@@ -250,23 +250,27 @@ public enum Linear {
             base = UnsafePointer(scratch)
         }
         let groups = (job.tokens + panelTokens - 1) / panelTokens
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 12) { acc in
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 18) { acc in
             // Token panels outside, row tiles inside: a panel (K × 24 floats) stays in cache while
             // this unit's rows pass over it.
             for g in 0..<groups {
                 let panel = packed + g * n * panelTokens
                 let tokenCount = min(panelTokens, job.tokens - g * panelTokens)
+                let vectors = (tokenCount + 7) / 8
+                // 9-16 tokens: 6-row tiles keep 12 accumulators busy; otherwise 4 rows.
+                let tileRows = vectors == 2 ? 6 : outerRows
                 var r = 0
                 while r < rows.count {
-                    let rowCount = min(outerRows, rows.count - r)
-                    let w0 = base + r * n
-                    let w1 = base + (r + min(1, rowCount - 1)) * n
-                    let w2 = base + (r + min(2, rowCount - 1)) * n
-                    let w3 = base + (r + min(3, rowCount - 1)) * n
-                    tile4x24(w0, w1, w2, w3, panel, n, acc.baseAddress!)
+                    let rowCount = min(tileRows, rows.count - r)
+                    func w(_ i: Int) -> UnsafePointer<Float> { base + (r + min(i, rowCount - 1)) * n }
+                    switch vectors {
+                    case 1: tile4x8(w(0), w(1), w(2), w(3), panel, n, acc.baseAddress!)
+                    case 2: tile6x16(w(0), w(1), w(2), w(3), w(4), w(5), panel, n, acc.baseAddress!)
+                    default: tile4x24(w(0), w(1), w(2), w(3), panel, n, acc.baseAddress!)
+                    }
                     for rr in 0..<rowCount {
                         let out = job.output + (g * panelTokens) * job.outputStride + rows.lowerBound + r + rr
-                        for v in 0..<3 {
+                        for v in 0..<vectors {
                             let vector = acc[rr * 3 + v]
                             for lane in 0..<8 where v * 8 + lane < tokenCount {
                                 out[(v * 8 + lane) * job.outputStride] = vector[lane]
@@ -310,6 +314,87 @@ public enum Linear {
         acc[3] = c10; acc[4] = c11; acc[5] = c12
         acc[6] = c20; acc[7] = c21; acc[8] = c22
         acc[9] = c30; acc[10] = c31; acc[11] = c32
+    }
+
+    /// 6 rows × 16 tokens: 12 accumulators, 2 input vectors, 6 broadcasts per k. Writes
+    /// acc[row * 3 + vector] like the other tiles (acc needs room for 18).
+    @inline(__always)
+    static func tile6x16(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>,
+                         _ w3: UnsafePointer<Float>, _ w4: UnsafePointer<Float>, _ w5: UnsafePointer<Float>,
+                         _ panel: UnsafePointer<Float>, _ n: Int, _ acc: UnsafeMutablePointer<SIMD8<Float>>) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        let rp = UnsafeRawPointer(panel)
+        var o = 0
+        let end = n &* (panelTokens &* 4)
+        var k = 0
+        while o < end {
+            let x0 = rp.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            let x1 = rp.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
+            var b = SIMD8<Float>(repeating: w0[k]); c00.addProduct(b, x0); c01.addProduct(b, x1)
+            b = SIMD8<Float>(repeating: w1[k]); c10.addProduct(b, x0); c11.addProduct(b, x1)
+            b = SIMD8<Float>(repeating: w2[k]); c20.addProduct(b, x0); c21.addProduct(b, x1)
+            b = SIMD8<Float>(repeating: w3[k]); c30.addProduct(b, x0); c31.addProduct(b, x1)
+            b = SIMD8<Float>(repeating: w4[k]); c40.addProduct(b, x0); c41.addProduct(b, x1)
+            b = SIMD8<Float>(repeating: w5[k]); c50.addProduct(b, x0); c51.addProduct(b, x1)
+            o &+= panelTokens &* 4
+            k &+= 1
+        }
+        acc[0] = c00; acc[1] = c01; acc[3] = c10; acc[4] = c11; acc[6] = c20; acc[7] = c21
+        acc[9] = c30; acc[10] = c31; acc[12] = c40; acc[13] = c41; acc[15] = c50; acc[16] = c51
+    }
+
+    @inline(__always)
+    static func tile4x16(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>,
+                         _ w3: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ n: Int,
+                         _ acc: UnsafeMutablePointer<SIMD8<Float>>) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        let rp = UnsafeRawPointer(panel)
+        var o = 0
+        let end = n &* (panelTokens &* 4)
+        var k = 0
+        while o < end {
+            let x0 = rp.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            let x1 = rp.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
+            var b = SIMD8<Float>(repeating: w0[k]); c00.addProduct(b, x0); c01.addProduct(b, x1)
+            b = SIMD8<Float>(repeating: w1[k]); c10.addProduct(b, x0); c11.addProduct(b, x1)
+            b = SIMD8<Float>(repeating: w2[k]); c20.addProduct(b, x0); c21.addProduct(b, x1)
+            b = SIMD8<Float>(repeating: w3[k]); c30.addProduct(b, x0); c31.addProduct(b, x1)
+            o &+= panelTokens &* 4
+            k &+= 1
+        }
+        acc[0] = c00; acc[1] = c01; acc[3] = c10; acc[4] = c11
+        acc[6] = c20; acc[7] = c21; acc[9] = c30; acc[10] = c31
+    }
+
+    @inline(__always)
+    static func tile4x8(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>,
+                        _ w3: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ n: Int,
+                        _ acc: UnsafeMutablePointer<SIMD8<Float>>) {
+        // Two independent chains per row (even and odd k) so four rows keep eight FMAs in flight.
+        var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+        var d0 = SIMD8<Float>(), d1 = SIMD8<Float>(), d2 = SIMD8<Float>(), d3 = SIMD8<Float>()
+        let rp = UnsafeRawPointer(panel)
+        let step = panelTokens &* 4
+        var k = 0
+        while k + 1 < n {
+            let o = k &* step
+            let x = rp.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            let y = rp.loadUnaligned(fromByteOffset: o &+ step, as: SIMD8<Float>.self)
+            c0.addProduct(SIMD8<Float>(repeating: w0[k]), x); d0.addProduct(SIMD8<Float>(repeating: w0[k &+ 1]), y)
+            c1.addProduct(SIMD8<Float>(repeating: w1[k]), x); d1.addProduct(SIMD8<Float>(repeating: w1[k &+ 1]), y)
+            c2.addProduct(SIMD8<Float>(repeating: w2[k]), x); d2.addProduct(SIMD8<Float>(repeating: w2[k &+ 1]), y)
+            c3.addProduct(SIMD8<Float>(repeating: w3[k]), x); d3.addProduct(SIMD8<Float>(repeating: w3[k &+ 1]), y)
+            k &+= 2
+        }
+        if k < n {
+            let x = rp.loadUnaligned(fromByteOffset: k &* step, as: SIMD8<Float>.self)
+            c0.addProduct(SIMD8<Float>(repeating: w0[k]), x); c1.addProduct(SIMD8<Float>(repeating: w1[k]), x)
+            c2.addProduct(SIMD8<Float>(repeating: w2[k]), x); c3.addProduct(SIMD8<Float>(repeating: w3[k]), x)
+        }
+        acc[0] = c0 + d0; acc[3] = c1 + d1; acc[6] = c2 + d2; acc[9] = c3 + d3
     }
 
     /// Scalar reference for tests.
