@@ -360,7 +360,7 @@ SEED_ARGS = ["--random-seed", "0"]
 CASES = []
 
 
-def case(name, method, config, compare="exact", args=(), notes="", stochastic=False):
+def case(name, method, config, compare="exact", args=(), notes="", stochastic=False, extra_tensors=()):
     CASES.append(
         dict(
             name=name,
@@ -370,6 +370,7 @@ def case(name, method, config, compare="exact", args=(), notes="", stochastic=Fa
             compare=compare,
             notes=notes,
             stochastic=stochastic,
+            extra_tensors=list(extra_tensors),
         )
     )
 
@@ -1075,6 +1076,24 @@ dtype: float32
 """, notes="tokenizer_source = a model path: 34-token output vocabulary; tokens only ft_vocab has take its rows in every input")
 
 
+# MODEL+LORA: the adapter is folded into its base before merging (mergekit: peft merge_and_unload
+# into --lora-merge-cache). Uses the LoRA fixtures (Scripts/gen_lora_fixtures.py).
+case("linear_lora", "linear", f"""
+models:
+  - model: ../../../lora/base+../../../lora/adapter_patterns
+    parameters:
+      weight: 0.6
+  - model: ../../../lora/finetuned
+    parameters:
+      weight: 0.4
+merge_method: linear
+dtype: float32
+""", args=["--lora-merge-cache", "/tmp/mixture-merge-lora-cache"],
+     notes="MODEL+LORA reference (adapter with rank/alpha patterns folded first); the base has attention biases, which "
+           "mergekit's llama architecture table does not list, so mergekit drops them and Mixture keeps them",
+     extra_tensors=[".self_attn.q_proj.bias", ".self_attn.k_proj.bias", ".self_attn.v_proj.bias", ".self_attn.o_proj.bias"])
+
+
 # The same methods computed in a BF16 working dtype (`dtype: bfloat16` on BF16 models): torch
 # rounds after every operation, so these pin down where each method rounds.
 def _bf16(name, method, body):
@@ -1214,6 +1233,7 @@ def write_cases_json():
                 max_shard_size=shard_arg(c["args"]),
                 compare=c["compare"],
                 notes=c["notes"],
+                extra_tensors=c["extra_tensors"],
             )
         )
     (OUT / "cases.json").write_text(json.dumps(entries, indent=2) + "\n")

@@ -43,7 +43,15 @@ public typealias ParameterSettings = [String: ParameterSetting]
 public struct ModelReference: Hashable, Sendable, CustomStringConvertible {
     /// The path as written.
     public var path: String
-    public var description: String { path }
+    /// A PEFT adapter folded into the model before merging (`MODEL+LORA`).
+    public var lora: String?
+
+    public init(path: String, lora: String? = nil) {
+        self.path = path
+        self.lora = lora
+    }
+
+    public var description: String { lora.map { "\(path)+\($0)" } ?? path }
 }
 
 public struct InputModelDefinition: Sendable {
@@ -245,32 +253,36 @@ struct NodeReader {
 
     func modelReference(_ node: Node, _ field: String) throws -> ModelReference {
         if case .mapping = node {
-            // mergekit also accepts {model: {path: ...}, lora: ...}; only plain local models here.
+            // {model: PATH or {path: PATH}, lora: PATH or {path: PATH}}
             var pathValue: String?
+            var loraValue: String?
+            func pathOf(_ value: Node, _ f: String) throws -> String? {
+                if case .mapping = value {
+                    var out: String?
+                    for (k2, _, v2) in try mapping(value, f) where k2 == "path" { out = try string(v2, f + ".path") }
+                    return out
+                }
+                return try string(value, f)
+            }
             for (key, _, value) in try mapping(node, field) {
                 switch key {
-                case "model":
-                    if case .mapping = value {
-                        for (k2, _, v2) in try mapping(value, field + ".model") where k2 == "path" {
-                            pathValue = try string(v2, field + ".model.path")
-                        }
-                    } else {
-                        pathValue = try string(value, field + ".model")
-                    }
+                case "model": pathValue = try pathOf(value, field + ".model")
                 case "path": pathValue = try string(value, field + ".path")
-                case "lora":
-                    throw fail(value, field + ".lora", "LoRA-on-the-fly model references are not supported; fold the adapter first with `mixture apply-lora`")
+                case "lora": loraValue = scalarValue(value) == .null ? nil : try pathOf(value, field + ".lora")
                 default: break
                 }
             }
             guard let p = pathValue else { throw fail(node, field, "model reference needs a path") }
-            return ModelReference(path: p)
+            return ModelReference(path: p, lora: loraValue)
         }
         let text = try string(node, field)
         guard !text.isEmpty else { throw fail(node, field, "empty model path") }
-        if text.contains("+") && !FileManager.default.fileExists(atPath: text) {
-            throw fail(node, field, "'\(text)': model+LoRA references are not supported; fold the adapter first with `mixture apply-lora`")
+        // mergekit's "MODEL+LORA": the adapter is folded into the model before merging.
+        let parts = text.split(separator: "+", omittingEmptySubsequences: false)
+        if parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty {
+            return ModelReference(path: String(parts[0]), lora: String(parts[1]))
         }
+        guard parts.count == 1 else { throw fail(node, field, "'\(text)' is not MODEL or MODEL+LORA") }
         return ModelReference(path: text)
     }
 

@@ -209,7 +209,8 @@ public struct MergePlan {
     public var outputBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
 
     /// Opens the models a config names and plans every output tensor.
-    public static func make(config: MergeConfiguration, seed: UInt64, currentDirectory: String = FileManager.default.currentDirectoryPath) throws -> MergePlan {
+    public static func make(config: MergeConfiguration, seed: UInt64, currentDirectory: String = FileManager.default.currentDirectoryPath,
+                            scratch: URL = FileManager.default.temporaryDirectory.appendingPathComponent("mixture-merge-\(UUID().uuidString)")) throws -> MergePlan {
         guard let method = MergeMethods.named(config.mergeMethod) else {
             throw MixtureError.invalidConfig(path: config.path, field: "merge_method",
                                              reason: "unknown method '\(config.mergeMethod)' (supported: \(MergeMethods.names.joined(separator: ", ")))")
@@ -243,10 +244,20 @@ public struct MergePlan {
         let configDirectory = URL(fileURLWithPath: config.path).deletingLastPathComponent()
         func open(_ ref: ModelReference) throws -> Int {
             if let i = index[ref] { return i }
-            let url = resolve(ref.path, currentDirectory: currentDirectory, configDirectory: configDirectory)
+            var url = resolve(ref.path, currentDirectory: currentDirectory, configDirectory: configDirectory)
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw MixtureError.missingFile(path: ref.path, reason: "model folder not found (named in \(config.path); models are local folders, relative paths are tried from the current directory, then from the config's)")
+            }
+            if let lora = ref.lora {
+                // MODEL+LORA: fold the adapter into a scratch copy (as mergekit's LoRA merge cache).
+                let adapter = resolve(lora, currentDirectory: currentDirectory, configDirectory: configDirectory)
+                guard FileManager.default.fileExists(atPath: adapter.appendingPathComponent("adapter_config.json").path) else {
+                    throw MixtureError.missingFile(path: lora, reason: "adapter folder not found or without adapter_config.json (named in \(config.path) as \(ref))")
+                }
+                let folded = scratch.appendingPathComponent("lora-\(models.count)")
+                _ = try LoRA.apply(base: url, adapter: adapter, to: folded)
+                url = folded
             }
             let model = try InputModel(reference: ref, url: url)
             models.append(model)

@@ -50,7 +50,10 @@ public enum Merger {
         // allocation, no page faults to zero fresh pages each time).
         _ = mixture_keep_large_allocations_in_heap()
         let seed = options.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
-        let plan = try MergePlan.make(config: config, seed: seed, currentDirectory: options.currentDirectory)
+        // Adapters named as MODEL+LORA are folded here first; removed when the merge ends.
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("mixture-merge-lora-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let plan = try MergePlan.make(config: config, seed: seed, currentDirectory: options.currentDirectory, scratch: scratch)
         let chatTemplate = try resolveChatTemplate(plan)
 
         let fm = FileManager.default

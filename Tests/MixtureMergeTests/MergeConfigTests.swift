@@ -114,7 +114,10 @@ final class MergeConfigTests: XCTestCase {
         let beyond = runMerge("merge_method: passthrough\nslices:\n  - sources:\n      - model: \(models)/base\n        layer_range: [0, 9]\n")
         XCTAssertTrue(beyond.contains("beyond"), beyond)
 
-        for text in [unknownMethod, typo, missingModel, missingWeight, shapes, missingTensor, slerpThree, beyond] {
+        let missingAdapter = runMerge("merge_method: linear\nmodels:\n  - model: \(models)/base+\(models)/no-adapter\n    parameters:\n      weight: 1\n")
+        XCTAssertTrue(missingAdapter.contains("no-adapter") && missingAdapter.contains("adapter_config.json"), missingAdapter)
+
+        for text in [unknownMethod, typo, missingModel, missingWeight, shapes, missingTensor, slerpThree, beyond, missingAdapter] {
             XCTAssertFalse(text.contains("\n"), "one line: \(text)")
         }
     }
