@@ -91,6 +91,8 @@ public struct MergeConfiguration: Sendable {
     public var chatTemplate: String?
     /// The file it was read from (for messages and for resolving relative model paths).
     public var path: String
+    /// Keys that were ignored, as mergekit ignores them.
+    public var warnings: [String] = []
 
     /// Every model the config names, base first, each once, in order of first mention.
     public var referencedModels: [ModelReference] {
@@ -155,6 +157,14 @@ public enum MergeConfigParser {
 /// Walks the YAML tree with error messages that carry the file, line and field path.
 struct NodeReader {
     let path: String
+    /// Keys mergekit would ignore (pydantic drops unknown fields): reported, not fatal.
+    final class Warnings { var list: [String] = [] }
+    let warnings = Warnings()
+
+    func ignored(_ node: Node?, _ field: String, _ reason: String) {
+        let line = node?.mark.map { ":\($0.line)" } ?? ""
+        warnings.list.append("\(path)\(line): field '\(field)': \(reason); ignored")
+    }
 
     func fail(_ node: Node?, _ field: String, _ reason: String) -> MixtureError {
         let line = node?.mark.map { ":\($0.line)" } ?? ""
@@ -166,9 +176,21 @@ struct NodeReader {
             throw fail(node, field, "expected a mapping (key: value lines), found \(kind(node))")
         }
         var out: [(String, Node, Node)] = []
+        var merged: [(String, Node, Node)] = []
         for (k, v) in m {
             guard let key = k.string else { throw fail(k, field, "mapping keys must be strings") }
+            if key == "<<" {
+                // YAML merge key (`<<: *anchor`, as PyYAML's safe_load reads it): the referenced
+                // mapping's entries, unless this mapping sets them itself.
+                let sources: [Node]
+                if case .sequence(let seq) = v { sources = Array(seq) } else { sources = [v] }
+                for source in sources { merged += try mapping(source, field + ".<<") }
+                continue
+            }
             out.append((key, k, v))
+        }
+        for entry in merged where !out.contains(where: { $0.0 == entry.0 }) {
+            out.append(entry)
         }
         return out
     }
@@ -382,7 +404,7 @@ struct NodeReader {
                         switch k {
                         case "model": ref = try modelReference(v, field + ".model")
                         case "parameters": params = try parameters(v, field + ".parameters")
-                        default: throw fail(v, field + "." + k, "unknown key (a model entry has 'model' and 'parameters')")
+                        default: ignored(v, field + "." + k, "unknown key (a model entry has 'model' and 'parameters')")
                         }
                     }
                     guard let ref else { throw fail(item, field, "missing 'model'") }
@@ -409,7 +431,7 @@ struct NodeReader {
                                     case "model": ref = try modelReference(v2, sf + ".model")
                                     case "layer_range": range = try layerRange(v2, sf + ".layer_range")
                                     case "parameters": params = try parameters(v2, sf + ".parameters")
-                                    default: throw fail(v2, sf + "." + k2, "unknown key (a slice source has 'model', 'layer_range' and 'parameters')")
+                                    default: ignored(v2, sf + "." + k2, "unknown key (a slice source has 'model', 'layer_range' and 'parameters')")
                                     }
                                 }
                                 guard let ref else { throw fail(s, sf, "missing 'model'") }
@@ -420,7 +442,7 @@ struct NodeReader {
                         case "base_model": out.baseModel = try modelReference(v, field + ".base_model")
                         case "parameters": out.parameters = try parameters(v, field + ".parameters")
                         case "residual_weight": break
-                        default: throw fail(v, field + "." + k, "unknown key (a slice has 'sources', 'base_model' and 'parameters')")
+                        default: ignored(v, field + "." + k, "unknown key (a slice has 'sources', 'base_model' and 'parameters')")
                         }
                     }
                     guard let sources, !sources.isEmpty else { throw fail(item, field, "missing or empty 'sources'") }
@@ -451,7 +473,7 @@ struct NodeReader {
                     throw fail(value, key, "the multi-module 'modules' syntax is not supported; use 'models' or 'slices'")
                 }
             default:
-                throw fail(keyNode, key, "unknown top-level key (expected merge_method, base_model, models, slices, parameters, dtype, out_dtype, tokenizer_source, tokenizer, chat_template)")
+                ignored(keyNode, key, "unknown top-level key (known: merge_method, base_model, models, slices, parameters, dtype, out_dtype, tokenizer_source, tokenizer, chat_template)")
             }
         }
         guard methodSeen, !config.mergeMethod.isEmpty else { throw fail(root, "merge_method", "missing (the merge method to use, e.g. ties)") }
@@ -461,6 +483,7 @@ struct NodeReader {
         }
         if let m = config.models, m.isEmpty { throw fail(root, "models", "empty list") }
         if let s = config.slices, s.isEmpty { throw fail(root, "slices", "empty list") }
+        config.warnings = warnings.list
         return config
     }
 

@@ -215,7 +215,7 @@ public struct MergePlan {
             throw MixtureError.invalidConfig(path: config.path, field: "merge_method",
                                              reason: "unknown method '\(config.mergeMethod)' (supported: \(MergeMethods.names.joined(separator: ", ")))")
         }
-        var warnings: [String] = []
+        var warnings: [String] = config.warnings
 
         // Parameter names: a name no method reads is a typo; one another method reads is ignored
         // here, as mergekit ignores it, with a warning.

@@ -46,6 +46,27 @@ final class MergeConfigTests: XCTestCase {
         XCTAssertEqual(config.slices?[0].sources[1].layerRange, 0..<4)
     }
 
+    func testAnchorsAndMergeKeysAsPyYAMLReadsThem() throws {
+        let config = try parse("""
+            merge_method: ties
+            base_model: b
+            x-common: &common
+              density: 0.5
+              weight: 0.5
+            models:
+              - model: m1
+                parameters: *common
+              - model: m2
+                parameters:
+                  <<: *common
+                  weight: 0.3
+            """)
+        XCTAssertEqual(config.models?[0].parameters?["density"], .scalar(.double(0.5)))
+        XCTAssertEqual(config.models?[1].parameters?["density"], .scalar(.double(0.5)))
+        XCTAssertEqual(config.models?[1].parameters?["weight"], .scalar(.double(0.3)), "the mapping's own key wins over the merged one")
+        XCTAssertEqual(config.warnings.count, 1, "x-common is ignored with a warning: \(config.warnings)")
+    }
+
     func testScalarsConvertLikePydantic() {
         XCTAssertEqual(ParameterSpec("x", .float).validate(.string("1e-5")), .float(1e-5))
         XCTAssertEqual(ParameterSpec("x", .bool).validate(.int(1)), .bool(true))
@@ -64,7 +85,9 @@ final class MergeConfigTests: XCTestCase {
     func testStructuralErrors() {
         XCTAssertTrue(message { _ = try parse("models:\n  - model: a\n") }.contains("merge_method"))
         XCTAssertTrue(message { _ = try parse("merge_method: linear\n") }.contains("models' or 'slices"))
-        XCTAssertTrue(message { _ = try parse("merge_method: linear\nmodels:\n  - model: a\nbogus: 1\n") }.contains("unknown top-level key"))
+        // mergekit (pydantic) ignores unknown keys; so do we, with a warning.
+        let ignored = try parse("merge_method: linear\nmodels:\n  - model: a\nbogus: 1\n")
+        XCTAssertTrue(ignored.warnings.first?.contains("unknown top-level key") ?? false, "\(ignored.warnings)")
         let range = message { _ = try parse("merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [4, 2]\n") }
         XCTAssertTrue(range.contains("test.yml:5") && range.contains("layer_range"), range)
         XCTAssertTrue(message { _ = try parse("merge_method: linear\ndtype: int4\nmodels:\n  - model: a\n") }.contains("unsupported dtype"))
