@@ -82,7 +82,7 @@ final class MergeConfigTests: XCTestCase {
         XCTAssertFalse(text.contains("\n"), "one line: \(text)")
     }
 
-    func testStructuralErrors() {
+    func testStructuralErrors() throws {
         XCTAssertTrue(message { _ = try parse("models:\n  - model: a\n") }.contains("merge_method"))
         XCTAssertTrue(message { _ = try parse("merge_method: linear\n") }.contains("models' or 'slices"))
         // mergekit (pydantic) ignores unknown keys; so do we, with a warning.
