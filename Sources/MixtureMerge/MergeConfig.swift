@@ -360,7 +360,7 @@ struct NodeReader {
                     throw fail(v, field + ".value", "expected a number or a list of numbers, found \(kind(v))")
                 }
             default:
-                throw fail(v, field + "." + key, "unknown key (a filtered value has 'filter' and 'value')")
+                ignored(v, field + "." + key, "unknown key (a filtered value has 'filter' and 'value')")
             }
         }
         guard let value else { throw fail(node, field, "filtered entry without 'value'") }
