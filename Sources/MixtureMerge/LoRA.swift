@@ -184,7 +184,7 @@ public enum LoRA {
         let folder = try OutputFolder(output, force: options.force)
         try folder.write {
             try SafeTensorsWriter.write(entries, metadata: ["format": "pt"], to: $0.appendingPathComponent("adapter_model.safetensors"))
-            let json = try JSONSerialization.data(withJSONObject: adapterConfig, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            let json = try prettyJSON(adapterConfig)
             try json.write(to: $0.appendingPathComponent("adapter_config.json"))
         }
         return ExtractSummary(ranks: ranks, rank: maxRank, modulesToSave: fullKeys, fullTensors: fullTensors.sorted(by: Naming.naturalOrder),
@@ -302,60 +302,6 @@ public enum LoRA {
                 for i in 0..<count { destination.storeBytes(of: ScalarConversion.bfloat16Bits(from: values[i]), toByteOffset: i * 2, as: UInt16.self) }
             case .float16:
                 for i in 0..<count { destination.storeBytes(of: ScalarConversion.float16Bits(from: values[i]), toByteOffset: i * 2, as: UInt16.self) }
-            }
-        }
-    }
-
-    /// An output folder written under a temporary name beside it and renamed into place at the end.
-    struct OutputFolder {
-        let url: URL
-        let temporary: URL
-        let force: Bool
-
-        /// Refuses an output that is an input, or that exists and is not empty (unless `force`).
-        static func check(_ url: URL, force: Bool, inputs: [URL]) throws {
-            let target = url.standardizedFileURL.resolvingSymlinksInPath().path
-            for input in inputs {
-                let path = input.standardizedFileURL.resolvingSymlinksInPath().path
-                if target == path || path.hasPrefix(target + "/") {
-                    throw MixtureError.invalidArgument("\(url.path): the output folder must not be (or contain) the input \(input.path)")
-                }
-            }
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return }
-            if force { return }
-            if !isDirectory.boolValue {
-                throw MixtureError.invalidArgument("\(url.path): exists and is a file (use --force to replace it)")
-            }
-            let contents = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
-            if !contents.isEmpty {
-                throw MixtureError.invalidArgument("\(url.path): output folder exists and is not empty (use --force to replace it)")
-            }
-        }
-
-        init(_ url: URL, force: Bool) throws {
-            self.url = url
-            self.force = force
-            let parent = url.deletingLastPathComponent()
-            try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
-            temporary = parent.appendingPathComponent(".\(url.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
-        }
-
-        /// Runs `body` with the temporary folder, then moves it into place; removes it on failure.
-        func write(_ body: (URL) throws -> Void) throws {
-            let fm = FileManager.default
-            if fm.fileExists(atPath: temporary.path) { try fm.removeItem(at: temporary) }
-            try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
-            do {
-                try body(temporary)
-                // Checked again: something may have appeared meanwhile.
-                try Self.check(url, force: force, inputs: [])
-                if fm.fileExists(atPath: url.path) { try fm.removeItem(at: url) }
-                try fm.moveItem(at: temporary, to: url)
-            } catch {
-                try? fm.removeItem(at: temporary)
-                if let e = error as? MixtureError { throw e }
-                throw MixtureError.invalidFile(path: url.path, reason: "cannot write: \(error.localizedDescription)")
             }
         }
     }

@@ -311,7 +311,7 @@ extension LoRA {
                 throw MixtureError.invalidFile(path: url.path, reason: "not a JSON object")
             }
             object["tie_word_embeddings"] = false
-            return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            return try prettyJSON(object)
         }
 
         func index(from url: URL, file: String) throws -> Data {
@@ -326,7 +326,7 @@ extension LoRA {
                 metadata["total_size"] = size + byteCount
                 object["metadata"] = metadata
             }
-            return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            return try prettyJSON(object)
         }
     }
 

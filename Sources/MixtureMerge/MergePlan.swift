@@ -459,7 +459,7 @@ public struct MergePlan {
             } else {
                 outputDType = promote(dtypes)
             }
-            let seedForTensor = SplitMix.derive(seedBase, output)
+            let seedForTensor = SeededGenerator.derive(seedBase, output)
             tensors.append(PlannedTensor(outputName: output, inputs: resolvedInputs,
                                          baseModel: baseIndex.flatMap { b in resolvedInputs.contains { $0.model == b } ? b : nil },
                                          arguments: MethodArguments(shared: shared, perInput: perInput, seed: seedForTensor,

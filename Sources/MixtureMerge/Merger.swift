@@ -44,7 +44,7 @@ public enum Merger {
 
     public static func run(configPath: String, output: String, options: MergeOptions = MergeOptions()) throws -> MergeSummary {
         let outputURL = URL(fileURLWithPath: output).standardizedFileURL
-        try checkOutput(outputURL, force: options.force)
+        try OutputFolder.check(outputURL, force: options.force, inputs: [])
         let config = try MergeConfigParser.load(path: configPath)
         // Tensor-sized buffers come and go for every tensor: keep them in the heap (no mmap per
         // allocation, no page faults to zero fresh pages each time).
@@ -56,54 +56,12 @@ public enum Merger {
         let plan = try MergePlan.make(config: config, seed: seed, currentDirectory: options.currentDirectory, scratch: scratch)
         let chatTemplate = try resolveChatTemplate(plan)
 
-        let fm = FileManager.default
-        let parent = outputURL.deletingLastPathComponent()
-        try? fm.createDirectory(at: parent, withIntermediateDirectories: true)
-        let temporary = parent.appendingPathComponent(".\(outputURL.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
-        try? fm.removeItem(at: temporary)
-        do {
-            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
-        } catch {
-            throw MixtureError.invalidArgument("\(output): cannot create the output folder (\(error.localizedDescription))")
+        var summary: MergeSummary?
+        try OutputFolder(outputURL, force: options.force).write { folder in
+            summary = try write(plan: plan, configPath: configPath, to: folder, final: outputURL, seed: seed,
+                                chatTemplate: chatTemplate, options: options)
         }
-        do {
-            let summary = try write(plan: plan, configPath: configPath, to: temporary, final: outputURL, seed: seed,
-                                    chatTemplate: chatTemplate, options: options)
-            try replace(outputURL, with: temporary)
-            return summary
-        } catch {
-            try? fm.removeItem(at: temporary)
-            throw error
-        }
-    }
-
-    static func checkOutput(_ url: URL, force: Bool) throws {
-        let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard fm.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return }
-        guard isDirectory.boolValue else {
-            throw MixtureError.invalidArgument("\(url.path): exists and is a file, not an output folder")
-        }
-        let contents = (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
-        if !contents.isEmpty && !force {
-            throw MixtureError.invalidArgument("\(url.path): output folder exists and is not empty (use --force to replace it)")
-        }
-    }
-
-    static func replace(_ destination: URL, with temporary: URL) throws {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: destination.path) {
-            let old = destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).old-\(ProcessInfo.processInfo.processIdentifier)")
-            try? fm.removeItem(at: old)
-            try fm.moveItem(at: destination, to: old)
-            do { try fm.moveItem(at: temporary, to: destination) } catch {
-                try? fm.moveItem(at: old, to: destination)
-                throw error
-            }
-            try? fm.removeItem(at: old)
-        } else {
-            try fm.moveItem(at: temporary, to: destination)
-        }
+        return summary!
     }
 
     /// The `chat_template` setting as template text: "auto" takes the template most of the input
@@ -239,7 +197,7 @@ public enum Merger {
     }
 
     static func writeJSON(_ object: Any, to url: URL) throws {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        let data = try prettyJSON(object)
         try (data + Data("\n".utf8)).write(to: url)
     }
 

@@ -434,18 +434,12 @@ public enum TruncatedSVD {
 
     /// Standard normal samples: SplitMix64 bits through Box-Muller.
     struct Gaussian {
-        var state: UInt64
+        var bits: SeededGenerator
         var spare: Float?
 
-        init(seed: UInt64) { state = seed ^ 0x5DEE_CE66_D1A4_F87B }
+        init(seed: UInt64) { bits = SeededGenerator(seed: seed ^ 0x5DEE_CE66_D1A4_F87B) }
 
-        mutating func nextBits() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        mutating func nextBits() -> UInt64 { bits.next() }
 
         mutating func next() -> Float {
             if let s = spare { spare = nil; return s }

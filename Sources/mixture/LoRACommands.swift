@@ -29,29 +29,20 @@ struct ExtractLoRA: ParsableCommand {
     @Option(name: .customLong("sv-epsilon"), help: "Drop singular values at or below this (0: keep --rank).")
     var svEpsilon: Double = 0
 
-    @Flag(name: .long, help: "Replace OUT if it exists and is not empty.")
-    var force = false
-
-    @Option(name: .long, help: "Worker threads (default: all cores).")
-    var threads: Int?
-
-    @Flag(name: .long, help: "No progress bar.")
-    var quiet = false
+    @OptionGroup var writer: FolderWriterOptions
 
     func validate() throws {
         guard rank >= 1 else { throw ValidationError("--rank must be at least 1") }
         guard svEpsilon >= 0 else { throw ValidationError("--sv-epsilon must be at least 0") }
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
-        if let t = threads { Parallel.threadCount = t }
-        let bar = ProgressBar(label: "extracting", unit: "modules", enabled: !quiet)
+        let bar = writer.start(label: "extracting", unit: "modules")
         let started = Date()
         do {
             let summary = try LoRA.extract(base: URL(fileURLWithPath: base), finetuned: URL(fileURLWithPath: finetuned), rank: rank,
                                            to: URL(fileURLWithPath: output),
-                                           options: LoRA.ExtractOptions(force: force, singularValueEpsilon: svEpsilon),
+                                           options: LoRA.ExtractOptions(force: writer.force, singularValueEpsilon: svEpsilon),
                                            progress: { done, total in bar.update(done, of: total) })
             bar.finish()
             let seconds = Date().timeIntervalSince(started)
@@ -84,26 +75,14 @@ struct ApplyLoRA: ParsableCommand {
     @Argument(help: "Output model folder (written under a temporary name and renamed at the end).")
     var output: String
 
-    @Flag(name: .long, help: "Replace OUT if it exists and is not empty.")
-    var force = false
-
-    @Option(name: .long, help: "Worker threads (default: all cores).")
-    var threads: Int?
-
-    @Flag(name: .long, help: "No progress bar.")
-    var quiet = false
-
-    func validate() throws {
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
-    }
+    @OptionGroup var writer: FolderWriterOptions
 
     func run() throws {
-        if let t = threads { Parallel.threadCount = t }
-        let bar = ProgressBar(label: "merging", unit: "tensors", enabled: !quiet)
+        let bar = writer.start(label: "merging", unit: "tensors")
         let started = Date()
         do {
             let summary = try LoRA.apply(base: URL(fileURLWithPath: base), adapter: URL(fileURLWithPath: adapter),
-                                         to: URL(fileURLWithPath: output), options: LoRA.ApplyOptions(force: force),
+                                         to: URL(fileURLWithPath: output), options: LoRA.ApplyOptions(force: writer.force),
                                          progress: { done, total in bar.update(done, of: total) })
             bar.finish()
             for ignored in summary.ignoredTensors { printError("warning: ignored \(ignored)") }

@@ -19,9 +19,6 @@ struct Merge: ParsableCommand {
     @Argument(help: "Output folder (written under a temporary name and renamed at the end).")
     var outDir: String
 
-    @Flag(name: .long, help: "Replace OUT_DIR if it exists and is not empty.")
-    var force = false
-
     @Option(name: [.customLong("seed"), .customLong("random-seed")], help: "Seed for the random masks of dare_* and della* (default: random, printed).")
     var seed: UInt64?
 
@@ -29,29 +26,21 @@ struct Merge: ParsableCommand {
             help: "Largest output shard, e.g. 5B (bytes, mergekit's notation: K/M/B = 10^3/10^6/10^9), 2GB, 500MiB.")
     var maxShardSize: String = "5B"
 
-    @Option(name: .long, help: "Worker threads (default: all cores).")
-    var threads: Int?
-
-    @Flag(name: .long, help: "No progress bar.")
-    var quiet = false
+    @OptionGroup var writer: FolderWriterOptions
 
     @Flag(name: .customLong("no-copy-tokenizer"), help: "Do not copy tokenizer files to the output.")
     var noCopyTokenizer = false
 
     func run() throws {
-        if let t = threads {
-            guard t > 0 else { throw ValidationError("--threads must be at least 1") }
-            Parallel.threadCount = t
-        }
         guard let shardBytes = parseByteSize(maxShardSize) else {
             throw ValidationError("--max-shard-size: '\(maxShardSize)' is not a size (e.g. 5B, 500M, 2GB, 1GiB)")
         }
         var options = MergeOptions()
         options.seed = seed
-        options.force = force
+        options.force = writer.force
         options.maxShardSize = shardBytes
         options.copyTokenizer = !noCopyTokenizer
-        let bar = ProgressBar(label: "merging", unit: "tensors", enabled: !quiet)
+        let bar = writer.start(label: "merging", unit: "tensors")
         options.progress = { done, total, _ in bar.update(done, of: total) }
         let started = Date()
         do {

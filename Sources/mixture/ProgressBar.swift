@@ -1,4 +1,28 @@
+import ArgumentParser
 import Foundation
+import MixtureCore
+
+/// Options of the commands that write a model or adapter folder (merge, extract-lora, apply-lora).
+struct FolderWriterOptions: ParsableArguments {
+    @Flag(name: .long, help: "Replace the output folder if it exists and is not empty.")
+    var force = false
+
+    @Option(name: .long, help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(name: .long, help: "No progress bar.")
+    var quiet = false
+
+    func validate() throws {
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    /// Sets the kernel thread count and returns the progress bar (silent with --quiet or off a terminal).
+    func start(label: String, unit: String) -> ProgressBar {
+        if let t = threads { Parallel.threadCount = t }
+        return ProgressBar(label: label, unit: unit, enabled: !quiet)
+    }
+}
 
 /// A one-line progress bar on a terminal's stderr (nothing when stderr is not a terminal).
 final class ProgressBar {

@@ -346,30 +346,6 @@ public enum Linear {
     }
 
     @inline(__always)
-    static func tile4x16(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>,
-                         _ w3: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ n: Int,
-                         _ acc: UnsafeMutablePointer<SIMD8<Float>>) {
-        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
-        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
-        let rp = UnsafeRawPointer(panel)
-        var o = 0
-        let end = n &* (panelTokens &* 4)
-        var k = 0
-        while o < end {
-            let x0 = rp.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            let x1 = rp.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
-            var b = SIMD8<Float>(repeating: w0[k]); c00.addProduct(b, x0); c01.addProduct(b, x1)
-            b = SIMD8<Float>(repeating: w1[k]); c10.addProduct(b, x0); c11.addProduct(b, x1)
-            b = SIMD8<Float>(repeating: w2[k]); c20.addProduct(b, x0); c21.addProduct(b, x1)
-            b = SIMD8<Float>(repeating: w3[k]); c30.addProduct(b, x0); c31.addProduct(b, x1)
-            o &+= panelTokens &* 4
-            k &+= 1
-        }
-        acc[0] = c00; acc[1] = c01; acc[3] = c10; acc[4] = c11
-        acc[6] = c20; acc[7] = c21; acc[9] = c30; acc[10] = c31
-    }
-
-    @inline(__always)
     static func tile4x8(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>,
                         _ w3: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ n: Int,
                         _ acc: UnsafeMutablePointer<SIMD8<Float>>) {

@@ -73,7 +73,7 @@ func gta(_ name: String, sparsification: Sparsification?, consensus: Bool, norma
                                                    gamma: args.perInput[entry.model]?["gamma"]?.double ?? 0,
                                                    epsilon: args.perInput[entry.model]?["epsilon"]?.double ?? 0,
                                                    rescale: rescale,
-                                                   seed: SplitMix.derive(args.seed, group.name, index), tensor: group.name,
+                                                   seed: SeededGenerator.derive(args.seed, group.name, index), tensor: group.name,
                                                    precision: precision)
                             } catch {
                                 lock.lock(); failure = error; lock.unlock()

@@ -35,7 +35,7 @@ enum Sparsify {
             applyMask(delta, keep, rescale: rescale, precision: precision)
         case .random:
             if density >= 1 { return }
-            var rng = SplitMix(seed: seed)
+            var rng = SeededGenerator(seed: seed)
             let p = precision.round(Float(density))
             var keep = [Bool](repeating: false, count: delta.count)
             for i in 0..<delta.count { keep[i] = rng.nextUnitFloat() < p }
@@ -102,7 +102,7 @@ enum Sparsify {
         let m = dims[1]
         let inner = dims.count > 2 ? dims[2...].reduce(1, *) : 1
         var keep = [Bool](repeating: false, count: values.count)
-        var rng = SplitMix(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let low = Float(density - epsilon)
         let span = Float(2 * epsilon)
         var order = [Int](repeating: 0, count: m)
@@ -123,17 +123,9 @@ enum Sparsify {
     }
 }
 
-/// A small, fast generator: same seed, same masks, whatever the thread count.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Masks come from `SeededGenerator` streams (SplitMix64): same seed, same masks, whatever the
+/// thread count.
+extension SeededGenerator {
     /// Uniform in [0, 1) with 24 bits.
     mutating func nextUnitFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
 
@@ -141,7 +133,7 @@ struct SplitMix {
     static func derive(_ seed: UInt64, _ name: String, _ index: Int = 0) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        var mix = SplitMix(seed: seed ^ h ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15))
+        var mix = SeededGenerator(seed: seed ^ h ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15))
         return mix.next()
     }
 }

@@ -1,0 +1,82 @@
+import Foundation
+import MixtureCore
+
+/// An output folder written under a temporary name beside it and renamed into place at the end.
+struct OutputFolder {
+    let url: URL
+    let temporary: URL
+    let force: Bool
+
+    /// Refuses an output that is an input, or that exists and is not empty (unless `force`).
+    static func check(_ url: URL, force: Bool, inputs: [URL]) throws {
+        let target = url.standardizedFileURL.resolvingSymlinksInPath().path
+        for input in inputs {
+            let path = input.standardizedFileURL.resolvingSymlinksInPath().path
+            if target == path || path.hasPrefix(target + "/") {
+                throw MixtureError.invalidArgument("\(url.path): the output folder must not be (or contain) the input \(input.path)")
+            }
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return }
+        if force { return }
+        if !isDirectory.boolValue {
+            throw MixtureError.invalidArgument("\(url.path): exists and is a file (use --force to replace it)")
+        }
+        let contents = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        if !contents.isEmpty {
+            throw MixtureError.invalidArgument("\(url.path): output folder exists and is not empty (use --force to replace it)")
+        }
+    }
+
+    init(_ url: URL, force: Bool) throws {
+        self.url = url
+        self.force = force
+        let parent = url.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+        } catch {
+            throw MixtureError.invalidArgument("\(url.path): cannot create the output folder (\(error.localizedDescription))")
+        }
+        temporary = parent.appendingPathComponent(".\(url.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
+    }
+
+    /// Runs `body` with the temporary folder, then moves it into place; removes it on failure.
+    func write(_ body: (URL) throws -> Void) throws {
+        let fm = FileManager.default
+        do {
+            if fm.fileExists(atPath: temporary.path) { try fm.removeItem(at: temporary) }
+            try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
+            try body(temporary)
+            // Checked again: something may have appeared meanwhile.
+            try Self.check(url, force: force, inputs: [])
+            try replace(with: temporary)
+        } catch {
+            try? fm.removeItem(at: temporary)
+            if let e = error as? MixtureError { throw e }
+            throw MixtureError.invalidFile(path: url.path, reason: "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    /// Moves `temporary` to the output; an existing output is set aside first and deleted only
+    /// once the new one is in place.
+    private func replace(with temporary: URL) throws {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: url.path) else {
+            try fm.moveItem(at: temporary, to: url)
+            return
+        }
+        let old = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).old-\(ProcessInfo.processInfo.processIdentifier)")
+        try? fm.removeItem(at: old)
+        try fm.moveItem(at: url, to: old)
+        do { try fm.moveItem(at: temporary, to: url) } catch {
+            try? fm.moveItem(at: old, to: url)
+            throw error
+        }
+        try? fm.removeItem(at: old)
+    }
+}
+
+/// JSON as the model-folder files are written: pretty, sorted keys, slashes unescaped.
+func prettyJSON(_ object: Any) throws -> Data {
+    try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+}
