@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "MixtureEmbeddings", dependencies: ["MixtureCore", "MixtureFormats", "MixtureTokenizers"],
                 swiftSettings: kernelFlags),
         // Merging is element-wise work over every weight: optimised in debug builds too.
-        .target(name: "MixtureMerge", dependencies: ["CMixtureSupport", "MixtureCore", "MixtureFormats", .product(name: "Yams", package: "Yams")],
+        .target(name: "MixtureMerge", dependencies: ["MixtureCore", "MixtureFormats", .product(name: "Yams", package: "Yams")],
                 swiftSettings: kernelFlags + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .executableTarget(
             name: "mixture",

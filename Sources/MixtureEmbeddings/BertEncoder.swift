@@ -152,6 +152,7 @@ public final class BertEncoder: @unchecked Sendable {
         let config = try JSONConfig(data: folder.configData, path: folder.configURL.path)
         let d = try EncoderDescription(config: config)
         architecture = d
+        HeapPolicy.keepLargeAllocationsInHeap()
 
         // transformers saves a bare encoder without a prefix, and a task model with `bert.` / `roberta.`.
         let prefixes = ["", "bert.", "roberta.", "model."]

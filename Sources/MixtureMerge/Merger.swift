@@ -1,7 +1,6 @@
 import Foundation
 import MixtureCore
 import MixtureFormats
-import CMixtureSupport
 
 /// Options for `Merger.run`.
 public struct MergeOptions {
@@ -48,7 +47,7 @@ public enum Merger {
         let config = try MergeConfigParser.load(path: configPath)
         // Tensor-sized buffers come and go for every tensor: keep them in the heap (no mmap per
         // allocation, no page faults to zero fresh pages each time).
-        _ = mixture_keep_large_allocations_in_heap()
+        HeapPolicy.keepLargeAllocationsInHeap()
         let seed = options.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         // Adapters named as MODEL+LORA are folded here first; removed when the merge ends.
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("mixture-merge-lora-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")

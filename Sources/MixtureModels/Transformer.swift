@@ -23,6 +23,7 @@ public final class TransformerModel: @unchecked Sendable {
         let config = try JSONConfig(data: folder.configData, path: folder.configURL.path)
         architecture = try ArchitectureDescription(config: config)
         weights = try TransformerWeights(folder: folder, architecture: architecture)
+        HeapPolicy.keepLargeAllocationsInHeap()
         rope = RotaryEmbedding(rotaryDimension: architecture.headDimension, theta: architecture.ropeTheta,
                                scaling: architecture.ropeScaling)
     }

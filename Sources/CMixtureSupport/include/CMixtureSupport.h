@@ -7,9 +7,9 @@ static inline void mixture_prefetch(const void *address) {
     __builtin_prefetch(address, 0, 3);
 }
 
-// Passes over whole models allocate and free tensor-sized buffers for every tensor. glibc serves
-// those with mmap and unmaps them on free, so each tensor pays page faults to zero fresh pages.
-// Keeping them in the heap lets the next tensor reuse the pages. Returns 1 on success.
+// Forwards and merges allocate and free megabyte-sized buffers over and over. glibc serves those
+// with mmap and unmaps them on free, so each use pays page faults to zero fresh pages. Keeping them
+// in the heap lets the next use reuse the pages (see HeapPolicy). Returns 1 on success.
 int mixture_keep_large_allocations_in_heap(void);
 
 #endif
