@@ -52,7 +52,7 @@ struct KernelBench: ParsableCommand {
             print(String(format: "matvec %@ %dx%d: %.2f ms, %.2f GB/s (%.0f%% of measured bandwidth)",
                          dtype.rawValue, rows, columns, median * 1e3, Double(bytes) / median / 1e9, Double(bytes) / median / bandwidth * 100))
             if tokens > 1 {
-                let m = medianSeconds(3) { Linear.run(LinearJob(weight: w, input: x.pointer, output: y.pointer, tokens: tokens)) }
+                let m = medianSeconds(7) { Linear.run(LinearJob(weight: w, input: x.pointer, output: y.pointer, tokens: tokens)) }
                 print(String(format: "matmul %@ %d tokens: %.2f ms, %.1f GFLOP/s",
                              dtype.rawValue, tokens, m * 1e3, 2.0 * Double(rows * columns * tokens) / m / 1e9))
             }

@@ -1,12 +1,6 @@
 #ifndef CMIXTURE_SUPPORT_H
 #define CMIXTURE_SUPPORT_H
 
-// Swift has no prefetch intrinsic. Kernels that widen weight rows before using them ask for the next
-// rows ahead of time, so the memory latency overlaps with arithmetic instead of stalling it.
-static inline void mixture_prefetch(const void *address) {
-    __builtin_prefetch(address, 0, 3);
-}
-
 // Forwards and merges allocate and free megabyte-sized buffers over and over. glibc serves those
 // with mmap and unmaps them on free, so each use pays page faults to zero fresh pages. Keeping them
 // in the heap lets the next use reuse the pages (see HeapPolicy). Returns 1 on success.
