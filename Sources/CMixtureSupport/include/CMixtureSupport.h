@@ -1,6 +1,12 @@
 #ifndef CMIXTURE_SUPPORT_H
 #define CMIXTURE_SUPPORT_H
 
+// Swift has no prefetch intrinsic. Prefetches never fault, so an address past the end of a buffer
+// is harmless.
+static inline void mixture_prefetch(const void *address) {
+    __builtin_prefetch(address, 0, 3);
+}
+
 // Forwards and merges allocate and free megabyte-sized buffers over and over. glibc serves those
 // with mmap and unmaps them on free, so each use pays page faults to zero fresh pages. Keeping them
 // in the heap lets the next use reuse the pages (see HeapPolicy). Returns 1 on success.
