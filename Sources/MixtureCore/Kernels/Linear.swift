@@ -1,3 +1,4 @@
+import CMixtureSupport
 /// One `Y = X · Wᵀ` product: `tokens` input rows of `weight.columns` floats, `weight.rows` outputs each.
 public struct LinearJob: @unchecked Sendable {
     public var weight: WeightMatrix
@@ -172,15 +173,19 @@ public enum Linear {
             while r < rows.upperBound {
                 let rowCount = min(tileRows, rows.upperBound - r)
                 func wr(_ i: Int) -> UnsafeRawPointer { w.rowPointer(r + min(i, rowCount - 1)) }
+                // The next tile's rows (the next unit's past the last tile), asked for as the tile
+                // goes: the hardware prefetchers stop at each row's page boundary. BF16 prefill +6.6%,
+                // F16 +1-2% (same-run A/B).
+                let ahead = w.rowPointer(r + rowCount)
                 // result[row * tokensInTile + token]
                 let result: SIMD16<Float>, tokensInTile: Int
                 switch group {
                 case 1, 2:
-                    result = tileDot6x2(wr(0), wr(1), wr(2), wr(3), wr(4), wr(5), x(0), x(1), vectorEnd, S.self); tokensInTile = 2
+                    result = tileDot6x2(wr(0), wr(1), wr(2), wr(3), wr(4), wr(5), x(0), x(1), vectorEnd, ahead, S.self); tokensInTile = 2
                 case 3:
-                    result = tileDot4x3(wr(0), wr(1), wr(2), wr(3), x(0), x(1), x(2), vectorEnd, S.self); tokensInTile = 3
+                    result = tileDot4x3(wr(0), wr(1), wr(2), wr(3), x(0), x(1), x(2), vectorEnd, ahead, S.self); tokensInTile = 3
                 default:
-                    result = tileDot2x6(wr(0), wr(1), x(0), x(1), x(2), x(3), x(4), x(5), vectorEnd, S.self); tokensInTile = 6
+                    result = tileDot2x6(wr(0), wr(1), x(0), x(1), x(2), x(3), x(4), x(5), vectorEnd, ahead, S.self); tokensInTile = 6
                 }
                 for tt in 0..<group {
                     let xt = x(tt)
@@ -203,7 +208,7 @@ public enum Linear {
     static func tileDot6x2<S: WeightStorage>(_ w0: UnsafeRawPointer, _ w1: UnsafeRawPointer, _ w2: UnsafeRawPointer,
                                              _ w3: UnsafeRawPointer, _ w4: UnsafeRawPointer, _ w5: UnsafeRawPointer,
                                              _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>,
-                                             _ end: Int, _: S.Type) -> SIMD16<Float> {
+                                             _ end: Int, _ ahead: UnsafeRawPointer, _: S.Type) -> SIMD16<Float> {
         var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
         var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
         var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
@@ -211,6 +216,7 @@ public enum Linear {
         let size = S.byteSize
         var k = 0
         while k < end {
+            if size == 2 { mixture_prefetch(ahead + k &* 12) }  // 6 rows × 2 bytes per k
             let a = r0.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self)
             let b = r1.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self)
             let o = k &* size
@@ -230,7 +236,7 @@ public enum Linear {
     @inline(__always)
     static func tileDot4x3<S: WeightStorage>(_ w0: UnsafeRawPointer, _ w1: UnsafeRawPointer, _ w2: UnsafeRawPointer,
                                              _ w3: UnsafeRawPointer, _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>,
-                                             _ x2: UnsafePointer<Float>, _ end: Int, _: S.Type) -> SIMD16<Float> {
+                                             _ x2: UnsafePointer<Float>, _ end: Int, _ ahead: UnsafeRawPointer, _: S.Type) -> SIMD16<Float> {
         var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c02 = SIMD8<Float>()
         var c10 = SIMD8<Float>(), c11 = SIMD8<Float>(), c12 = SIMD8<Float>()
         var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c22 = SIMD8<Float>()
@@ -239,6 +245,7 @@ public enum Linear {
         let size = S.byteSize
         var k = 0
         while k < end {
+            if size == 2 { mixture_prefetch(ahead + k &* 8) }  // 4 rows × 2 bytes per k
             let a = r0.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self)
             let b = r1.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self)
             let c = r2.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self)
@@ -258,7 +265,7 @@ public enum Linear {
     static func tileDot2x6<S: WeightStorage>(_ w0: UnsafeRawPointer, _ w1: UnsafeRawPointer,
                                              _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>,
                                              _ x3: UnsafePointer<Float>, _ x4: UnsafePointer<Float>, _ x5: UnsafePointer<Float>,
-                                             _ end: Int, _: S.Type) -> SIMD16<Float> {
+                                             _ end: Int, _ ahead: UnsafeRawPointer, _: S.Type) -> SIMD16<Float> {
         var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c02 = SIMD8<Float>(), c03 = SIMD8<Float>()
         var c04 = SIMD8<Float>(), c05 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
         var c12 = SIMD8<Float>(), c13 = SIMD8<Float>(), c14 = SIMD8<Float>(), c15 = SIMD8<Float>()
@@ -267,6 +274,7 @@ public enum Linear {
         let size = S.byteSize
         var k = 0
         while k < end {
+            if size == 2 { mixture_prefetch(ahead + k &* 4) }  // 2 rows × 2 bytes per k
             let o = k &* size
             let a = S.load8(w0 + o), b = S.load8(w1 + o)
             var v = r0.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self); c00.addProduct(a, v); c10.addProduct(b, v)
