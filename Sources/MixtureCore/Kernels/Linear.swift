@@ -138,9 +138,10 @@ public enum Linear {
         }
     }
 
-    /// Tokens taken by the next tile pass when `remaining` are left: 6 (2 rows × 6 tokens) while
-    /// that leaves no odd tail, else 3 or 2 (6 × 2 and 4 × 3 tiles, which re-read the rows from
-    /// cache). Every pass keeps 12 accumulators on real tokens, except a lone token.
+    /// Tokens taken by the next tile pass when `remaining` are left: 6 (2 rows × 6 tokens) while 6
+    /// or at least 8 remain, else 3 or 2 (4 × 3 and 6 × 2 tiles); later passes re-read the rows from
+    /// cache. Every pass keeps 12 accumulators on real tokens; only a range of one token (the tail
+    /// after whole panels) wastes half a 6 × 2 tile.
     static func fewGroup(remaining: Int) -> Int {
         switch remaining {
         case 6, 8...: return 6
