@@ -79,8 +79,8 @@ public enum Linear {
         // kernel (shared by every job that reads the same input).
         var packedInputs: [UnsafePointer<Float>: FloatBuffer] = [:]
         var packedForJob = [UnsafePointer<Float>?](repeating: nil, count: jobs.count)
-        for (j, job) in jobs.enumerated() where panelTokenCount(job.tokens) > 0 {
-            if packedInputs[job.input] == nil { packedInputs[job.input] = packTokens(job, count: panelTokenCount(job.tokens)) }
+        for (j, job) in jobs.enumerated() where panelTokenCount(job.tokens, job.weight.dtype) > 0 {
+            if packedInputs[job.input] == nil { packedInputs[job.input] = packTokens(job, count: panelTokenCount(job.tokens, job.weight.dtype)) }
             packedForJob[j] = UnsafePointer(packedInputs[job.input]!.pointer)
         }
 
@@ -97,7 +97,7 @@ public enum Linear {
                             matrixVector(job, rows: unit.rows, permuted: permutedForJob[unit.job])
                             continue
                         }
-                        let panelled = panelTokenCount(job.tokens)
+                        let panelled = panelTokenCount(job.tokens, job.weight.dtype)
                         if let packed = packedForJob[unit.job] {
                             matrixMatrixOuter(job, rows: unit.rows, packed: packed, tokens: panelled, scratch: scratch)
                         }
@@ -124,12 +124,12 @@ public enum Linear {
         }
     }
 
-    /// Fewer than 20 tokens (an expert's share of a prompt, or the tail past the last 24-token
-    /// panel): dot-product tiles that widen each weight vector in registers as they load it, so the
-    /// weights stream straight from memory into the FMAs with no scratch copy. Every tile keeps 12
-    /// accumulators on real tokens (except a lone token). From DRAM on 2 cores (16384 × 2048 F16,
-    /// `kernel-bench`): 4 tokens 74-81 GFLOP/s, 8 tokens 104, 14 tokens 116, where the outer
-    /// product's partial panels reached 65-96.
+    /// The tokens `panelTokenCount` leaves (an expert's share of a prompt, or the tail past the last
+    /// 24-token panel): dot-product tiles that widen each weight vector in registers as they load
+    /// it, so the weights stream straight from memory into the FMAs with no scratch copy. Every
+    /// tile keeps 12 accumulators on real tokens. From DRAM on 2 cores (16384 × 2048 F16,
+    /// `kernel-bench`): 4 tokens 87 GFLOP/s, 8 tokens 118, 14 tokens 124, where the outer product's
+    /// partial panels reached 46-91.
     static func matrixMatrixFew(_ job: LinearJob, rows: Range<Int>, tokens: Range<Int>) {
         switch job.weight.dtype {
         case .float32: matrixMatrixFew(job, rows: rows, tokens: tokens, as: Float32Storage.self)
@@ -290,19 +290,19 @@ public enum Linear {
                              c10.sum(), c11.sum(), c12.sum(), c13.sum(), c14.sum(), c15.sum(), 0, 0, 0, 0)
     }
 
-    /// Tokens per packed input panel of the outer-product kernel. A last panel with fewer than
-    /// `panelMinimumTokens` runs on the dot-product tiles instead: below that, wasted lanes and the
-    /// scratch copy cost more than the outer product saves.
+    /// Tokens per packed input panel of the outer-product kernel.
     static let panelTokens = 24
-    static let panelMinimumTokens = 20
     static let outerRows = 4
 
-    /// How many of `tokens` the outer-product kernel takes: whole panels, plus a last one of at
-    /// least `panelMinimumTokens`.
+    /// How many of `tokens` the outer-product kernel takes: whole panels, plus a last one that is
+    /// big enough; the rest run on the dot-product tiles. F16/BF16 rows must first be widened into
+    /// scratch, which a last panel under 20 tokens does not repay. F32 rows are read in place, and
+    /// the outer product's 6 × 16 and 4 × 8 tiles win from 8 tokens (`kernel-bench`, weights from
+    /// DRAM: 10 tokens 79 against 47 GFLOP/s, 16 tokens 107 against 75).
     @inline(__always)
-    static func panelTokenCount(_ tokens: Int) -> Int {
+    static func panelTokenCount(_ tokens: Int, _ dtype: DType) -> Int {
         let tail = tokens % panelTokens
-        return tokens - (tail < panelMinimumTokens ? tail : 0)
+        return tokens - (tail < (dtype == .float32 ? 8 : 20) ? tail : 0)
     }
 
     /// The first `count` input tokens transposed into panels of 24: panel g holds x[24g + j][k] at
@@ -341,20 +341,28 @@ public enum Linear {
             base = UnsafePointer(scratch)
         }
         let groups = (tokens + panelTokens - 1) / panelTokens
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 12) { acc in
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 18) { acc in
             // Token panels outside, row tiles inside: a panel (K × 24 floats) stays in cache while
             // this unit's rows pass over it.
             for g in 0..<groups {
                 let panel = packed + g * n * panelTokens
                 let tokenCount = min(panelTokens, tokens - g * panelTokens)
+                let vectors = (tokenCount + 7) / 8
+                // A short last panel (F32 only): 6-row tiles keep 12 accumulators busy on 9-16
+                // tokens, 4 rows on up to 8.
+                let tileRows = vectors == 2 ? 6 : outerRows
                 var r = 0
                 while r < rows.count {
-                    let rowCount = min(outerRows, rows.count - r)
+                    let rowCount = min(tileRows, rows.count - r)
                     func w(_ i: Int) -> UnsafePointer<Float> { base + (r + min(i, rowCount - 1)) * n }
-                    tile4x24(w(0), w(1), w(2), w(3), panel, n, acc.baseAddress!)
+                    switch vectors {
+                    case 1: tile4x8(w(0), w(1), w(2), w(3), panel, n, acc.baseAddress!)
+                    case 2: tile6x16(w(0), w(1), w(2), w(3), w(4), w(5), panel, n, acc.baseAddress!)
+                    default: tile4x24(w(0), w(1), w(2), w(3), panel, n, acc.baseAddress!)
+                    }
                     for rr in 0..<rowCount {
                         let out = job.output + (g * panelTokens) * job.outputStride + rows.lowerBound + r + rr
-                        for v in 0..<3 {
+                        for v in 0..<vectors {
                             let vector = acc[rr * 3 + v]
                             for lane in 0..<8 where v * 8 + lane < tokenCount {
                                 out[(v * 8 + lane) * job.outputStride] = vector[lane]
@@ -398,6 +406,63 @@ public enum Linear {
         acc[3] = c10; acc[4] = c11; acc[5] = c12
         acc[6] = c20; acc[7] = c21; acc[8] = c22
         acc[9] = c30; acc[10] = c31; acc[11] = c32
+    }
+
+    /// 6 rows × 16 tokens: 12 accumulators, 2 input vectors, 6 broadcasts per k. Writes
+    /// acc[row * 3 + vector] like the other tiles (acc needs room for 18).
+    @inline(__always)
+    static func tile6x16(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>,
+                         _ w3: UnsafePointer<Float>, _ w4: UnsafePointer<Float>, _ w5: UnsafePointer<Float>,
+                         _ panel: UnsafePointer<Float>, _ n: Int, _ acc: UnsafeMutablePointer<SIMD8<Float>>) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        let rp = UnsafeRawPointer(panel)
+        var o = 0
+        let end = n &* (panelTokens &* 4)
+        var k = 0
+        while o < end {
+            let x0 = rp.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            let x1 = rp.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
+            var b = SIMD8<Float>(repeating: w0[k]); c00.addProduct(b, x0); c01.addProduct(b, x1)
+            b = SIMD8<Float>(repeating: w1[k]); c10.addProduct(b, x0); c11.addProduct(b, x1)
+            b = SIMD8<Float>(repeating: w2[k]); c20.addProduct(b, x0); c21.addProduct(b, x1)
+            b = SIMD8<Float>(repeating: w3[k]); c30.addProduct(b, x0); c31.addProduct(b, x1)
+            b = SIMD8<Float>(repeating: w4[k]); c40.addProduct(b, x0); c41.addProduct(b, x1)
+            b = SIMD8<Float>(repeating: w5[k]); c50.addProduct(b, x0); c51.addProduct(b, x1)
+            o &+= panelTokens &* 4
+            k &+= 1
+        }
+        acc[0] = c00; acc[1] = c01; acc[3] = c10; acc[4] = c11; acc[6] = c20; acc[7] = c21
+        acc[9] = c30; acc[10] = c31; acc[12] = c40; acc[13] = c41; acc[15] = c50; acc[16] = c51
+    }
+
+    @inline(__always)
+    static func tile4x8(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>,
+                        _ w3: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ n: Int,
+                        _ acc: UnsafeMutablePointer<SIMD8<Float>>) {
+        // Two independent chains per row (even and odd k) so four rows keep eight FMAs in flight.
+        var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+        var d0 = SIMD8<Float>(), d1 = SIMD8<Float>(), d2 = SIMD8<Float>(), d3 = SIMD8<Float>()
+        let rp = UnsafeRawPointer(panel)
+        let step = panelTokens &* 4
+        var k = 0
+        while k + 1 < n {
+            let o = k &* step
+            let x = rp.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            let y = rp.loadUnaligned(fromByteOffset: o &+ step, as: SIMD8<Float>.self)
+            c0.addProduct(SIMD8<Float>(repeating: w0[k]), x); d0.addProduct(SIMD8<Float>(repeating: w0[k &+ 1]), y)
+            c1.addProduct(SIMD8<Float>(repeating: w1[k]), x); d1.addProduct(SIMD8<Float>(repeating: w1[k &+ 1]), y)
+            c2.addProduct(SIMD8<Float>(repeating: w2[k]), x); d2.addProduct(SIMD8<Float>(repeating: w2[k &+ 1]), y)
+            c3.addProduct(SIMD8<Float>(repeating: w3[k]), x); d3.addProduct(SIMD8<Float>(repeating: w3[k &+ 1]), y)
+            k &+= 2
+        }
+        if k < n {
+            let x = rp.loadUnaligned(fromByteOffset: k &* step, as: SIMD8<Float>.self)
+            c0.addProduct(SIMD8<Float>(repeating: w0[k]), x); c1.addProduct(SIMD8<Float>(repeating: w1[k]), x)
+            c2.addProduct(SIMD8<Float>(repeating: w2[k]), x); c3.addProduct(SIMD8<Float>(repeating: w3[k]), x)
+        }
+        acc[0] = c0 + d0; acc[3] = c1 + d1; acc[6] = c2 + d2; acc[9] = c3 + d3
     }
 
     /// Scalar reference for tests.
