@@ -51,6 +51,24 @@ final class KernelTests: XCTestCase {
         for i in 0..<y2.count { XCTAssertEqual(y2[i], r2[i], accuracy: 1e-3) }
     }
 
+    func testJobsSharingAnInputAcrossDTypesPackEnoughTokens() {
+        // 40 tokens: F16 takes one 24-token panel (the 16-token tail runs on the dot tiles), F32 takes
+        // both panels. The F16 job comes first, so the shared packing must still hold 40 tokens.
+        let (s1, w1) = makeMatrix(rows: 20, columns: 48, dtype: .float16, seed: 3)
+        let (s2, w2) = makeMatrix(rows: 12, columns: 48, dtype: .float32, seed: 4)
+        defer { s1.deallocate(); s2.deallocate() }
+        let x = FloatBuffer(count: 40 * 48)
+        for i in 0..<x.count { x[i] = Float(i % 13) * 0.1 - 0.6 }
+        let y1 = FloatBuffer(count: 40 * 20), y2 = FloatBuffer(count: 40 * 12)
+        Linear.run([LinearJob(weight: w1, input: x.pointer, output: y1.pointer, tokens: 40),
+                    LinearJob(weight: w2, input: x.pointer, output: y2.pointer, tokens: 40)])
+        let r1 = FloatBuffer(count: 40 * 20), r2 = FloatBuffer(count: 40 * 12)
+        Linear.reference(LinearJob(weight: w1, input: x.pointer, output: r1.pointer, tokens: 40))
+        Linear.reference(LinearJob(weight: w2, input: x.pointer, output: r2.pointer, tokens: 40))
+        for i in 0..<y1.count { XCTAssertEqual(y1[i], r1[i], accuracy: 1e-4 * max(1, abs(r1[i])), "F16 at \(i)") }
+        for i in 0..<y2.count { XCTAssertEqual(y2[i], r2[i], accuracy: 1e-4 * max(1, abs(r2[i])), "F32 at \(i)") }
+    }
+
     func testBFloat16RoundsToNearestEvenLikeTorch() {
         // 1 + 2^-8 lies exactly between two bfloat16 values: ties go to the even mantissa (1.0).
         XCTAssertEqual(ScalarConversion.float(fromBFloat16: ScalarConversion.bfloat16Bits(from: 1 + 0x1p-8)), 1)

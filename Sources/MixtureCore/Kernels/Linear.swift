@@ -77,10 +77,14 @@ public enum Linear {
 
         // Many tokens: the input is transposed once into 24-token panels for the outer-product
         // kernel (shared by every job that reads the same input).
+        // Jobs that share an input but not a dtype can take different token counts: pack the most.
+        let panelled = jobs.map { panelTokenCount($0.tokens, $0.weight.dtype) }
+        var packCounts: [UnsafePointer<Float>: Int] = [:]
+        for (j, job) in jobs.enumerated() where panelled[j] > 0 { packCounts[job.input] = max(packCounts[job.input] ?? 0, panelled[j]) }
         var packedInputs: [UnsafePointer<Float>: FloatBuffer] = [:]
         var packedForJob = [UnsafePointer<Float>?](repeating: nil, count: jobs.count)
-        for (j, job) in jobs.enumerated() where panelTokenCount(job.tokens, job.weight.dtype) > 0 {
-            if packedInputs[job.input] == nil { packedInputs[job.input] = packTokens(job, count: panelTokenCount(job.tokens, job.weight.dtype)) }
+        for (j, job) in jobs.enumerated() where panelled[j] > 0 {
+            if packedInputs[job.input] == nil { packedInputs[job.input] = packTokens(job, count: packCounts[job.input]!) }
             packedForJob[j] = UnsafePointer(packedInputs[job.input]!.pointer)
         }
 
@@ -97,12 +101,12 @@ public enum Linear {
                             matrixVector(job, rows: unit.rows, permuted: permutedForJob[unit.job])
                             continue
                         }
-                        let panelled = panelTokenCount(job.tokens, job.weight.dtype)
+                        let outerTokens = panelled[unit.job]
                         if let packed = packedForJob[unit.job] {
-                            matrixMatrixOuter(job, rows: unit.rows, packed: packed, tokens: panelled, scratch: scratch)
+                            matrixMatrixOuter(job, rows: unit.rows, packed: packed, tokens: outerTokens, scratch: scratch)
                         }
-                        if panelled < job.tokens {
-                            matrixMatrixFew(job, rows: unit.rows, tokens: panelled..<job.tokens)
+                        if outerTokens < job.tokens {
+                            matrixMatrixFew(job, rows: unit.rows, tokens: outerTokens..<job.tokens)
                         }
                     }
                 }
