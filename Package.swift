@@ -24,13 +24,17 @@ let package = Package(
         .target(name: "MixtureCore", dependencies: ["CMixtureSupport"],
                 swiftSettings: kernelFlags + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "MixtureFormats", dependencies: ["MixtureCore"], swiftSettings: kernelFlags),
-        .target(name: "MixtureTokenizers", swiftSettings: kernelFlags),
+        .target(name: "MixtureTokenizers", dependencies: ["MixtureCore"], swiftSettings: kernelFlags),
         .target(name: "MixtureModels", dependencies: ["MixtureCore", "MixtureFormats"], swiftSettings: kernelFlags),
         .target(name: "MixtureEmbeddings", dependencies: ["MixtureCore", "MixtureFormats", "MixtureTokenizers"],
                 swiftSettings: kernelFlags),
         // Merging is element-wise work over every weight: optimised in debug builds too.
         .target(name: "MixtureMerge", dependencies: ["MixtureCore", "MixtureFormats", .product(name: "Yams", package: "Yams")],
                 swiftSettings: kernelFlags + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        // Every parser of untrusted input as a function of bytes, and the libFuzzer / replay binary over them.
+        .target(name: "MixtureFuzz", dependencies: ["MixtureCore", "MixtureFormats", "MixtureTokenizers", "MixtureModels",
+                                                    "MixtureEmbeddings", "MixtureMerge"], swiftSettings: kernelFlags),
+        .executableTarget(name: "mixture-fuzz", dependencies: ["MixtureFuzz", "CMixtureSupport"], swiftSettings: kernelFlags),
         .executableTarget(
             name: "mixture",
             dependencies: [
@@ -39,13 +43,14 @@ let package = Package(
             ],
             swiftSettings: kernelFlags),
         .testTarget(name: "MixtureCoreTests", dependencies: ["MixtureCore"], swiftSettings: kernelFlags),
-        .testTarget(name: "MixtureFormatsTests", dependencies: ["MixtureFormats"], swiftSettings: kernelFlags),
+        .testTarget(name: "MixtureFormatsTests", dependencies: ["MixtureFormats", "MixtureCore"], swiftSettings: kernelFlags),
         .testTarget(name: "MixtureTokenizersTests", dependencies: ["MixtureTokenizers"], swiftSettings: kernelFlags),
         .testTarget(name: "MixtureEmbeddingsTests", dependencies: ["MixtureEmbeddings", "MixtureTokenizers", "MixtureFormats", "MixtureCore"],
                     swiftSettings: kernelFlags),
         .testTarget(name: "MixtureCLITests", dependencies: ["mixture"], swiftSettings: kernelFlags),
         .testTarget(name: "MixtureMergeTests", dependencies: ["MixtureMerge", "MixtureFormats", "MixtureCore"],
                     swiftSettings: kernelFlags),
+        .testTarget(name: "MixtureFuzzTests", dependencies: ["MixtureFuzz"], swiftSettings: kernelFlags),
         .testTarget(name: "MixtureModelsTests", dependencies: ["MixtureModels", "MixtureFormats", "MixtureCore"],
                     swiftSettings: kernelFlags),
     ]

@@ -41,13 +41,13 @@ public struct EncoderDescription: Sendable, Equatable {
             throw MixtureError.invalidConfig(path: c.path, field: "model_type",
                                              reason: "'\(modelType)' is not a supported encoder (supported: \(Self.supportedModelTypes.joined(separator: ", ")))")
         }
-        vocabularySize = try c.int("vocab_size")
-        hiddenSize = try c.int("hidden_size")
-        layerCount = try c.int("num_hidden_layers")
-        headCount = try c.int("num_attention_heads")
-        intermediateSize = try c.int("intermediate_size")
-        maxPositionEmbeddings = try c.int("max_position_embeddings")
-        typeVocabularySize = try c.int("type_vocab_size", default: 2)
+        vocabularySize = try c.count("vocab_size", atMost: PlausibleBounds.vocabulary)
+        hiddenSize = try c.count("hidden_size", atMost: PlausibleBounds.hiddenSize)
+        layerCount = try c.count("num_hidden_layers", atMost: PlausibleBounds.layers)
+        headCount = try c.count("num_attention_heads", atMost: PlausibleBounds.heads)
+        intermediateSize = try c.count("intermediate_size", atMost: PlausibleBounds.intermediateSize)
+        maxPositionEmbeddings = try c.count("max_position_embeddings", atMost: PlausibleBounds.positions)
+        typeVocabularySize = try c.count("type_vocab_size", default: 2, atMost: PlausibleBounds.vocabulary)
         layerNormEpsilon = Float(try c.double("layer_norm_eps", default: 1e-12))
         let act = try c.optionalString("hidden_act") ?? "gelu"
         switch act {
@@ -67,14 +67,9 @@ public struct EncoderDescription: Sendable, Equatable {
             positionOffset = 0
             paddingTokenID = nil
         } else {
-            let pad = try c.int("pad_token_id", default: 1)
+            let pad = try c.count("pad_token_id", default: 1, atMost: PlausibleBounds.vocabulary, allowZero: true)
             positionOffset = pad + 1
             paddingTokenID = pad
-        }
-        for (field, value) in [("vocab_size", vocabularySize), ("hidden_size", hiddenSize), ("num_hidden_layers", layerCount),
-                               ("num_attention_heads", headCount), ("intermediate_size", intermediateSize),
-                               ("type_vocab_size", typeVocabularySize)] where value <= 0 {
-            throw MixtureError.invalidConfig(path: c.path, field: field, reason: "must be positive, found \(value)")
         }
         guard hiddenSize % headCount == 0 else {
             throw MixtureError.invalidConfig(path: c.path, field: "num_attention_heads",

@@ -59,6 +59,30 @@ public struct JSONConfig: @unchecked Sendable {
         has(key) ? try int(key) : nil
     }
 
+    /// A size that later allocations are made from: positive (or, with `allowZero`, zero) and at most
+    /// `bound` (see `PlausibleBounds`).
+    public func count(_ key: String, atMost bound: Int, allowZero: Bool = false) throws -> Int {
+        try checkedCount(key, try int(key), atMost: bound, allowZero: allowZero)
+    }
+
+    public func count(_ key: String, default value: Int, atMost bound: Int, allowZero: Bool = false) throws -> Int {
+        has(key) ? try count(key, atMost: bound, allowZero: allowZero) : value
+    }
+
+    public func optionalCount(_ key: String, atMost bound: Int, allowZero: Bool = false) throws -> Int? {
+        has(key) ? try count(key, atMost: bound, allowZero: allowZero) : nil
+    }
+
+    public func checkedCount(_ key: String, _ value: Int, atMost bound: Int, allowZero: Bool = false) throws -> Int {
+        guard value > 0 || (allowZero && value == 0) else {
+            throw MixtureError.invalidConfig(path: path, field: key, reason: "must be \(allowZero ? "zero or positive" : "positive"), found \(value)")
+        }
+        guard value <= bound else {
+            throw MixtureError.invalidConfig(path: path, field: key, reason: "\(value) is beyond any real model's (at most \(bound) accepted)")
+        }
+        return value
+    }
+
     public func double(_ key: String) throws -> Double {
         guard has(key) else { throw missing(key) }
         if let d = values[key] as? Double { return d }

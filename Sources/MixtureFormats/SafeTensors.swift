@@ -68,18 +68,34 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public init(path: String, residency: Residency = .mapped) throws {
         file = try MappedFile(path: path, residency: residency)
         self.path = path
-        guard file.size >= 8 else {
-            throw MixtureError.invalidFile(path: path, reason: "file is \(file.size) bytes, too short for a safetensors header")
+        let header = try Self.parseHeader(UnsafeRawBufferPointer(start: file.bytes, count: file.size), path: path)
+        tensors = header.tensors
+        metadata = header.metadata
+        dataStart = header.dataStart
+    }
+
+    /// What a header says, checked against the size of the file it heads.
+    public struct Header {
+        public let tensors: [String: TensorInfo]
+        public let metadata: [String: String]
+        /// Offset of the data section from the start of the file.
+        public let dataStart: Int
+    }
+
+    /// Reads and checks the header of a whole safetensors file held in `bytes`.
+    public static func parseHeader(_ bytes: UnsafeRawBufferPointer, path: String) throws -> Header {
+        guard bytes.count >= 8 else {
+            throw MixtureError.invalidFile(path: path, reason: "file is \(bytes.count) bytes, too short for a safetensors header")
         }
-        let headerLength = file.bytes.loadUnaligned(as: UInt64.self).littleEndian
+        let headerLength = bytes.loadUnaligned(as: UInt64.self).littleEndian
         guard headerLength <= UInt64(Self.maximumHeaderSize) else {
             throw MixtureError.invalidFile(path: path, reason: "header length \(headerLength) is implausible (not a safetensors file?)")
         }
-        guard Int(headerLength) <= file.size - 8 else {
-            throw MixtureError.invalidFile(path: path, reason: "file is truncated: header claims \(headerLength) bytes but only \(file.size - 8) follow")
+        guard Int(headerLength) <= bytes.count - 8 else {
+            throw MixtureError.invalidFile(path: path, reason: "file is truncated: header claims \(headerLength) bytes but only \(bytes.count - 8) follow")
         }
-        dataStart = 8 + Int(headerLength)
-        let headerData = Data(bytes: file.bytes + 8, count: Int(headerLength))
+        let dataStart = 8 + Int(headerLength)
+        let headerData = Data(bytes: bytes.baseAddress! + 8, count: Int(headerLength))
         let json: Any
         do {
             json = try JSONSerialization.jsonObject(with: headerData)
@@ -89,7 +105,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard let object = json as? [String: Any] else {
             throw MixtureError.invalidFile(path: path, reason: "header is not a JSON object")
         }
-        let dataSize = file.size - dataStart
+        let dataSize = bytes.count - dataStart
         var tensors: [String: TensorInfo] = [:]
         var metadata: [String: String] = [:]
         for (name, value) in object {
@@ -119,8 +135,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard expected == dataSize else {
             throw MixtureError.invalidFile(path: path, reason: "data section holds \(dataSize) bytes but the tensors describe \(expected)")
         }
-        self.tensors = tensors
-        self.metadata = metadata
+        return Header(tensors: tensors, metadata: metadata, dataStart: dataStart)
     }
 
     private static func parseEntry(name: String, value: Any, path: String, dataSize: Int) throws -> TensorInfo {

@@ -393,8 +393,8 @@ extension LoRA {
     }
 
     /// The adapter_config.json fields that change the merged weights, with unsupported features refused.
-    struct AdapterConfig {
-        let path: String
+    public struct AdapterConfig {
+        public let path: String
         let r: Int
         let alpha: Double
         let useRSLoRA: Bool
@@ -407,6 +407,11 @@ extension LoRA {
             guard let data = FileManager.default.contents(atPath: url.path) else {
                 throw MixtureError.missingFile(path: url.path, reason: "cannot read")
             }
+            try self.init(data: data, url: url)
+        }
+
+        /// Reads an `adapter_config.json` held in `data`; `url` names it in errors.
+        public init(data: Data, url: URL) throws {
             let config = try JSONConfig(data: data, path: url.path)
             path = url.path
             func refuse(_ field: String, _ what: String) -> MixtureError {
@@ -431,8 +436,7 @@ extension LoRA {
                 if String(describing: type(of: value)).hasSuffix("Boolean") || type(of: value) == Bool.self, (value as? Bool) == false { continue }
                 throw refuse(field, what)
             }
-            r = try config.int("r")
-            guard r >= 1 else { throw MixtureError.invalidConfig(path: url.path, field: "r", reason: "must be at least 1, found \(r)") }
+            r = try config.count("r", atMost: PlausibleBounds.hiddenSize)
             alpha = try config.double("lora_alpha", default: 8)
             useRSLoRA = try config.bool("use_rslora", default: false)
             loraBias = try config.bool("lora_bias", default: false)
@@ -441,7 +445,7 @@ extension LoRA {
             var alphas: [(String, Double)] = []
             if let object = try config.object("rank_pattern") {
                 for key in Self.orderedKeys(of: "rank_pattern", in: data) ?? object.values.keys.sorted() {
-                    guard let value = try? object.int(key), value >= 1 else {
+                    guard let value = try? object.int(key), value >= 1, value <= PlausibleBounds.hiddenSize else {
                         throw MixtureError.invalidConfig(path: url.path, field: "rank_pattern.\(key)", reason: "expected a positive integer rank")
                     }
                     ranks.append((key, value))

@@ -596,6 +596,10 @@ struct Vocabulary: Equatable {
         for entry in json["added_tokens"] as? [[String: Any]] ?? [] {
             if let content = entry["content"] as? String, let id = entry["id"] as? Int { tokens[content] = id }
         }
+        // The merged embedding gets a row per id: an id past any real vocabulary would size it.
+        if let (token, id) = tokens.first(where: { $0.value < 0 || $0.value >= PlausibleBounds.vocabulary }) {
+            throw MixtureError.invalidFile(path: url.path, reason: "token \(token.debugDescription) has id \(id), outside 0..<\(PlausibleBounds.vocabulary)")
+        }
         return Vocabulary(tokens: tokens)
     }
 }

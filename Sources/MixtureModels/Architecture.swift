@@ -79,23 +79,19 @@ public struct ArchitectureDescription: Sendable {
                                              reason: "'\(modelType)' is not supported (supported: \(Self.supportedModelTypes.joined(separator: ", ")))")
         }
         self.modelType = modelType
-        vocabularySize = try config.int("vocab_size")
-        hiddenSize = try config.int("hidden_size")
-        layerCount = try config.int("num_hidden_layers")
-        headCount = try config.int("num_attention_heads")
-        keyValueHeadCount = try config.int("num_key_value_heads", default: headCount)
+        vocabularySize = try config.count("vocab_size", atMost: PlausibleBounds.vocabulary)
+        hiddenSize = try config.count("hidden_size", atMost: PlausibleBounds.hiddenSize)
+        layerCount = try config.count("num_hidden_layers", atMost: PlausibleBounds.layers)
+        headCount = try config.count("num_attention_heads", atMost: PlausibleBounds.heads)
+        keyValueHeadCount = try config.count("num_key_value_heads", default: headCount, atMost: PlausibleBounds.heads)
         // Qwen3's config class defaults head_dim to 128; the others derive it from the hidden size.
-        let derivedHeadDimension = modelType == "qwen3" ? 128 : (headCount > 0 ? hiddenSize / headCount : 0)
-        headDimension = try config.optionalInt("head_dim") ?? derivedHeadDimension
-        intermediateSize = try config.int("intermediate_size")
+        let derivedHeadDimension = modelType == "qwen3" ? 128 : hiddenSize / headCount
+        headDimension = try config.checkedCount("head_dim", config.optionalInt("head_dim") ?? derivedHeadDimension,
+                                                atMost: PlausibleBounds.headDimension)
+        intermediateSize = try config.count("intermediate_size", atMost: PlausibleBounds.intermediateSize)
         // Defaults for absent keys are those of transformers' config classes.
         rmsNormEpsilon = Float(try config.double("rms_norm_eps", default: ["mixtral", "olmoe"].contains(modelType) ? 1e-5 : 1e-6))
         tiedEmbeddings = try config.bool("tie_word_embeddings", default: false)
-        for (field, value) in [("vocab_size", vocabularySize), ("hidden_size", hiddenSize), ("num_hidden_layers", layerCount),
-                               ("num_attention_heads", headCount), ("num_key_value_heads", keyValueHeadCount),
-                               ("head_dim", headDimension), ("intermediate_size", intermediateSize)] where value <= 0 {
-            throw MixtureError.invalidConfig(path: config.path, field: field, reason: "must be positive, found \(value)")
-        }
         guard headCount % keyValueHeadCount == 0 else {
             throw MixtureError.invalidConfig(path: config.path, field: "num_key_value_heads",
                                              reason: "\(keyValueHeadCount) does not divide num_attention_heads \(headCount)")
@@ -148,25 +144,31 @@ public struct ArchitectureDescription: Sendable {
         switch modelType {
         case "mixtral":
             moe = MixtureOfExpertsDescription(
-                expertCount: try config.int("num_local_experts"), expertsPerToken: try config.int("num_experts_per_tok"),
+                expertCount: try config.count("num_local_experts", atMost: PlausibleBounds.experts),
+                expertsPerToken: try config.count("num_experts_per_tok", atMost: PlausibleBounds.experts),
                 expertIntermediateSize: intermediateSize, normalizeTopKProbabilities: true, routerStyle: .softmaxThenTopK,
                 sharedExpertIntermediateSize: nil,
                 naming: ExpertNaming(blockPrefix: "block_sparse_moe", gate: "w1", up: "w3", down: "w2"))
             sparse = Set(0..<layerCount)
         case "olmoe":
             moe = MixtureOfExpertsDescription(
-                expertCount: try config.int("num_experts"), expertsPerToken: try config.int("num_experts_per_tok"),
+                expertCount: try config.count("num_experts", atMost: PlausibleBounds.experts),
+                expertsPerToken: try config.count("num_experts_per_tok", atMost: PlausibleBounds.experts),
                 expertIntermediateSize: intermediateSize, normalizeTopKProbabilities: try config.bool("norm_topk_prob", default: false),
                 routerStyle: .softmaxThenTopK, sharedExpertIntermediateSize: nil,
                 naming: ExpertNaming(blockPrefix: "mlp", gate: "gate_proj", up: "up_proj", down: "down_proj"))
             sparse = Set(0..<layerCount)
         case "qwen2_moe", "qwen3_moe":
             // transformers 5 may save Qwen3-MoE's expert count as num_local_experts.
-            let expertCount = config.has("num_experts") ? try config.int("num_experts") : try config.int("num_local_experts")
-            let sharedSize = modelType == "qwen2_moe" ? try config.optionalInt("shared_expert_intermediate_size") : nil
+            // Zero experts makes every layer dense.
+            let expertKey = config.has("num_experts") ? "num_experts" : "num_local_experts"
+            let expertCount = try config.count(expertKey, atMost: PlausibleBounds.experts, allowZero: true)
+            let sharedSize = modelType == "qwen2_moe"
+                ? try config.optionalCount("shared_expert_intermediate_size", atMost: PlausibleBounds.intermediateSize, allowZero: true) : nil
             moe = MixtureOfExpertsDescription(
-                expertCount: expertCount, expertsPerToken: try config.int("num_experts_per_tok"),
-                expertIntermediateSize: try config.int("moe_intermediate_size"),
+                expertCount: expertCount,
+                expertsPerToken: try config.count("num_experts_per_tok", atMost: PlausibleBounds.experts, allowZero: expertCount == 0),
+                expertIntermediateSize: try config.count("moe_intermediate_size", atMost: PlausibleBounds.intermediateSize),
                 normalizeTopKProbabilities: try config.bool("norm_topk_prob", default: false),
                 routerStyle: .softmaxThenTopK, sharedExpertIntermediateSize: sharedSize.flatMap { $0 > 0 ? $0 : nil },
                 naming: ExpertNaming(blockPrefix: "mlp", gate: "gate_proj", up: "up_proj", down: "down_proj"))

@@ -90,6 +90,12 @@ public struct TransformerWeights: @unchecked Sendable {
                                down: try linear("\(prefix).\(down)", a.hiddenSize, size, bias: bias))
         }
 
+        // A config that claims more layers than the checkpoint holds is named as such, not as the first missing tensor.
+        let storedLayers = Self.layerCount(in: folder.tensorNames, prefix: "model.layers.")
+        guard a.layerCount <= storedLayers else {
+            throw MixtureError.invalidConfig(path: folder.configURL.path, field: "num_hidden_layers",
+                                             reason: "\(a.layerCount) layers, but the checkpoint holds \(storedLayers == 0 ? "none" : "layers 0...\(storedLayers - 1)")")
+        }
         embedding = try matrix("model.embed_tokens.weight", a.vocabularySize, a.hiddenSize)
         finalNorm = try vector("model.norm.weight", a.hiddenSize)
         if a.tiedEmbeddings {
@@ -171,5 +177,17 @@ public struct TransformerWeights: @unchecked Sendable {
         }
         self.layers = layers
         self.dtypes = dtypes
+    }
+
+    /// One more than the highest layer index among tensor names `PREFIX<index>.…`.
+    static func layerCount(in names: [String], prefix: String) -> Int {
+        var count = 0
+        for name in names where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count)
+            if let index = Int(rest.prefix { $0.isASCII && $0.isNumber }), index < PlausibleBounds.layers {
+                count = max(count, index + 1)
+            }
+        }
+        return count
     }
 }

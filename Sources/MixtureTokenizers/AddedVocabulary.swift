@@ -11,6 +11,7 @@ public struct AddedToken: Equatable, Sendable {
 
     init(json: JSONObject) throws {
         guard let id = try json.int("id") else { throw TokenizerError.missingField(json.file, json.fieldPath("id")) }
+        guard id >= 0 && id <= Int(UInt32.max) else { throw json.error("id", "\(id) is outside the u32 range of token ids") }
         self.id = id
         content = try json.requiredString("content")
         special = try json.bool("special", default: false)

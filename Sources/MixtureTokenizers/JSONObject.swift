@@ -1,4 +1,5 @@
 import Foundation
+import MixtureCore
 
 /// A decoded JSON object together with the field path it came from, so that every error can name
 /// the file and the field (e.g. `tokenizer.json: invalid 'pre_tokenizer.pretokenizers[1].behavior'`).

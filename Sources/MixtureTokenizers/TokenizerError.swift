@@ -1,11 +1,12 @@
 import Foundation
+import MixtureCore
 
 /// A problem loading or running a tokenizer: one line that names the file, the field and the cause.
 public struct TokenizerError: Error, CustomStringConvertible, Equatable {
     public let description: String
 
     public init(_ description: String) {
-        self.description = description
+        self.description = description.escapingLineBreaks
     }
 
     static func fileNotFound(_ path: String) -> TokenizerError {

@@ -132,30 +132,3 @@ enum ByteLevelTable {
         return map
     }()
 }
-
-extension Unicode.Scalar {
-    @inline(__always)
-    func appendUTF8(to bytes: inout [UInt8]) {
-        let value = self.value
-        if value < 0x80 {
-            bytes.append(UInt8(value))
-        } else if value < 0x800 {
-            bytes.append(UInt8(0xC0 | (value >> 6)))
-            bytes.append(UInt8(0x80 | (value & 0x3F)))
-        } else if value < 0x10000 {
-            bytes.append(UInt8(0xE0 | (value >> 12)))
-            bytes.append(UInt8(0x80 | ((value >> 6) & 0x3F)))
-            bytes.append(UInt8(0x80 | (value & 0x3F)))
-        } else {
-            bytes.append(UInt8(0xF0 | (value >> 18)))
-            bytes.append(UInt8(0x80 | ((value >> 12) & 0x3F)))
-            bytes.append(UInt8(0x80 | ((value >> 6) & 0x3F)))
-            bytes.append(UInt8(0x80 | (value & 0x3F)))
-        }
-    }
-
-    var utf8Length: Int {
-        let value = self.value
-        return value < 0x80 ? 1 : value < 0x800 ? 2 : value < 0x10000 ? 3 : 4
-    }
-}

@@ -49,11 +49,8 @@ struct Embed: ParsableCommand {
             FileHandle.standardOutput.write(Data(text.utf8))
             pending.removeAll(keepingCapacity: true)
         }
-        var lineNumber = 0
-        while let line = readLine(strippingNewline: true) {
-            lineNumber += 1
-            if line.allSatisfy(\.isWhitespace) { continue }
-            guard let sentence = try? JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed]) as? String else {
+        try readJSONLines { value, lineNumber in
+            guard let sentence = value as? String else {
                 throw MixtureError.invalidArgument("standard input line \(lineNumber): expected a JSON string, e.g. \"some text\"")
             }
             pending.append(sentence)

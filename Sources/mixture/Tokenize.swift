@@ -1,22 +1,15 @@
 import ArgumentParser
 import Foundation
 import MixtureCore
+import MixtureFormats
 import MixtureModels
 import MixtureTokenizers
 
 /// Reads JSON Lines from standard input, one value per line; blank lines are skipped.
 func readJSONLines(_ body: (Any, Int) throws -> Void) throws {
-    var lineNumber = 0
-    while let line = readLine(strippingNewline: true) {
-        lineNumber += 1
-        if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-        let value: Any
-        do {
-            value = try JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed])
-        } catch {
-            throw MixtureError.invalidArgument("stdin line \(lineNumber): not valid JSON")
-        }
-        try body(value, lineNumber)
+    var reader = JSONLinesReader()
+    while let value = try reader.next() {
+        try body(value, reader.lineNumber)
     }
 }
 
@@ -43,7 +36,7 @@ struct Tokenize: ParsableCommand {
         var encodeTime = Duration.zero
         var bytes = 0, tokens = 0
         try readJSONLines { value, line in
-            guard let text = value as? String else { throw MixtureError.invalidArgument("stdin line \(line): expected a JSON string") }
+            guard let text = value as? String else { throw MixtureError.invalidArgument("standard input line \(line): expected a JSON string") }
             let began = clock.now
             let ids = try tok.encode(text, addSpecialTokens: !noSpecialTokens)
             encodeTime += clock.now - began
@@ -71,13 +64,13 @@ struct Detokenize: ParsableCommand {
     func run() throws {
         let tok = try Tokenizer.load(from: URL(fileURLWithPath: tokenizer))
         try readJSONLines { value, line in
-            guard let array = value as? [Any] else { throw MixtureError.invalidArgument("stdin line \(line): expected a JSON array of token ids") }
+            guard let array = value as? [Any] else { throw MixtureError.invalidArgument("standard input line \(line): expected a JSON array of token ids") }
             let ids = try array.map { element -> Int in
                 guard let id = element as? Int, !(String(describing: type(of: element)).hasSuffix("Boolean")) else {
-                    throw MixtureError.invalidArgument("stdin line \(line): '\(element)' is not an integer token id")
+                    throw MixtureError.invalidArgument("standard input line \(line): '\(element)' is not an integer token id")
                 }
                 guard id >= 0 && id < tok.vocabularySize else {
-                    throw MixtureError.invalidArgument("stdin line \(line): token id \(id) is out of range (vocabulary size \(tok.vocabularySize))")
+                    throw MixtureError.invalidArgument("standard input line \(line): token id \(id) is out of range (vocabulary size \(tok.vocabularySize))")
                 }
                 return id
             }

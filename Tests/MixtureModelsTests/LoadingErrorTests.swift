@@ -29,6 +29,36 @@ final class LoadingErrorTests: XCTestCase {
         }
     }
 
+    // Issue 18: a huge layer count used to abort in a 16 TB allocation before any tensor was looked at.
+    func testImplausibleLayerCountIsRefusedBeforeAnythingIsAllocated() throws {
+        let url = try copyFixture("llama")
+        try editConfig(url) { $0["num_hidden_layers"] = 1_000_000_000_000 }
+        assertLoadFails(url, mentioning: ["config.json", "num_hidden_layers", "1000000000000", "at most 4096"])
+    }
+
+    func testImplausibleSizesAreRefusedForEveryCountField() throws {
+        for (fixture, field) in [("llama", "hidden_size"), ("llama", "vocab_size"), ("llama", "intermediate_size"),
+                                 ("llama", "num_attention_heads"), ("llama", "num_key_value_heads"), ("llama", "head_dim"),
+                                 ("mixtral", "num_local_experts"), ("olmoe", "num_experts_per_tok"), ("qwen2_moe", "moe_intermediate_size")] {
+            let url = try copyFixture(fixture)
+            try editConfig(url) { $0[field] = 1 << 40 }
+            assertLoadFails(url, mentioning: ["config.json", field, "\(1 << 40)"])
+        }
+    }
+
+    func testNegativeCountIsRefused() throws {
+        let url = try copyFixture("qwen3")
+        try editConfig(url) { $0["num_hidden_layers"] = -3 }
+        assertLoadFails(url, mentioning: ["num_hidden_layers", "must be positive, found -3"])
+    }
+
+    func testMoreLayersThanTheCheckpointHoldsNamesTheConfigField() throws {
+        let url = try copyFixture("llama")
+        let stored = try (JSONSerialization.jsonObject(with: Data(contentsOf: url.appendingPathComponent("config.json"))) as! [String: Any])["num_hidden_layers"] as! Int
+        try editConfig(url) { $0["num_hidden_layers"] = 4000 }
+        assertLoadFails(url, mentioning: ["num_hidden_layers", "4000 layers, but the checkpoint holds layers 0...\(stored - 1)"])
+    }
+
     func testConfigMissingARequiredKey() throws {
         let url = try copyFixture("qwen3_moe")
         try editConfig(url) { $0.removeValue(forKey: "hidden_size") }
@@ -67,8 +97,8 @@ final class LoadingErrorTests: XCTestCase {
 
     func testMissingTensorIsNamed() throws {
         let url = try copyFixture("llama")
-        try editConfig(url) { $0["num_hidden_layers"] = 3 }
-        assertLoadFails(url, mentioning: ["missing tensor 'model.layers.2."])
+        try editConfig(url) { $0["attention_bias"] = true }
+        assertLoadFails(url, mentioning: ["missing tensor 'model.layers.0.self_attn.q_proj.bias'"])
     }
 
     func testTruncatedWeightsFile() throws {

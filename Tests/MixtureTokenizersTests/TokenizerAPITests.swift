@@ -85,6 +85,33 @@ final class TokenizerAPITests: XCTestCase {
         }
     }
 
+    // Issue 18: one huge id used to size the id → token table (a multi-terabyte allocation).
+    func testTokenIDBeyondU32IsAnErrorNamingTheField() throws {
+        let json = #"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1099511627776}, "merges": []}}"#
+        XCTAssertThrowsError(try Tokenizer(tokenizerJSON: Data(json.utf8))) { error in
+            XCTAssertEqual("\(error)", "tokenizer.json: invalid 'model.vocab': token \"b\" has id 1099511627776, beyond the u32 range of token ids")
+        }
+        let added = #"{"added_tokens": [{"id": 1099511627776, "content": "<x>", "special": true}], "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}"#
+        XCTAssertThrowsError(try Tokenizer(tokenizerJSON: Data(added.utf8))) { error in
+            XCTAssertTrue("\(error)".contains("1099511627776 is outside the u32 range"), "\(error)")
+        }
+    }
+
+    func testSparseHugeIDsInsideU32CostWhatTheVocabularyHolds() throws {
+        // The library accepts any u32 id; so do we, without a 4-billion-entry table.
+        for type in ["BPE", "WordLevel", "WordPiece"] {
+            let extra = type == "BPE" ? #", "merges": [["a", "b"]]"# : #", "unk_token": "a""#
+            let json = #"{"model": {"type": "\#(type)", "vocab": {"a": 0, "b": 4000000000, "ab": 7}\#(extra)}}"#
+            let tokenizer = try Tokenizer(tokenizerJSON: Data(json.utf8))
+            XCTAssertEqual(tokenizer.token(forID: 4_000_000_000), "b", type)
+            XCTAssertEqual(tokenizer.token(forID: 7), "ab", type)
+            XCTAssertNil(tokenizer.token(forID: 5), type)
+            XCTAssertEqual(tokenizer.vocabularySize, 3, type)
+        }
+        let bpe = try Tokenizer(tokenizerJSON: Data(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 4000000000, "ab": 7}, "merges": [["a", "b"]]}}"#.utf8))
+        XCTAssertEqual(try bpe.encode("abb"), [7, 4_000_000_000])
+    }
+
     func testMinimalHandWrittenTokenizer() throws {
         // Merges in the pair form; no normalizer, pre-tokenizer or decoder.
         let json = #"""

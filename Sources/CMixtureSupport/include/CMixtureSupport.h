@@ -12,4 +12,10 @@ static inline void mixture_prefetch(const void *address) {
 // in the heap lets the next use reuse the pages (see HeapPolicy). Returns 1 on success.
 int mixture_keep_large_allocations_in_heap(void);
 
+// libFuzzer's driver (linked only into the -sanitize=fuzzer build of mixture-fuzz, whose own main
+// must call it because SwiftPM names every executable's entry point itself).
+#include <stddef.h>
+#include <stdint.h>
+int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
+
 #endif

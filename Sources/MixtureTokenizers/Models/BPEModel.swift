@@ -1,8 +1,9 @@
+import MixtureCore
 /// Byte-pair encoding: every word starts as single characters (or their byte tokens), then the
 /// lowest-ranked adjacent pair in `merges` is merged until none applies.
 final class BPEModel: TokenizerModel {
     let vocabulary: [TokenKey: Int]
-    let tokens: [String?]
+    let tokens: TokensByID
     /// (left id << 32 | right id) → (rank << 32 | merged id).
     let merges: [UInt64: UInt64]
     let unknownToken: String?
@@ -76,7 +77,7 @@ final class BPEModel: TokenizerModel {
 
     var vocabularySize: Int { vocabulary.count }
     func tokenToID(_ token: String) -> Int? { vocabulary[token: token] }
-    func idToToken(_ id: Int) -> String? { id >= 0 && id < tokens.count ? tokens[id] : nil }
+    func idToToken(_ id: Int) -> String? { tokens[id] }
 
     func tokenize(_ word: Scalars, into ids: inout [Int]) throws {
         if word.isEmpty { return }
@@ -147,7 +148,7 @@ final class BPEModel: TokenizerModel {
     private struct MergeCandidate {
         var rank: UInt32
         var position: Int32
-        var mergedID: Int32
+        var mergedID: UInt32
 
         @inline(__always)
         static func < (a: MergeCandidate, b: MergeCandidate) -> Bool {
@@ -160,7 +161,8 @@ final class BPEModel: TokenizerModel {
     private func merge(_ initial: [Int]) -> [Int] {
         let count = initial.count
         if count < 2 || merges.isEmpty { return initial }
-        var symbol = initial.map { Int32($0) }
+        // Ids are u32 in tokenizer.json (checked at load).
+        var symbol = initial.map { UInt32($0) }
         var previous = (0..<count).map { Int32($0) - 1 }
         var next = (0..<count).map { $0 + 1 < count ? Int32($0 + 1) : -1 }
         var alive = [Bool](repeating: true, count: count)
@@ -202,13 +204,13 @@ final class BPEModel: TokenizerModel {
             return first
         }
         @inline(__always)
-        func lookup(_ left: Int32, _ right: Int32) -> UInt64? {
-            merges[UInt64(UInt32(left)) << 32 | UInt64(UInt32(right))]
+        func lookup(_ left: UInt32, _ right: UInt32) -> UInt64? {
+            merges[UInt64(left) << 32 | UInt64(right)]
         }
 
         for position in 0..<(count - 1) {
             if let found = lookup(symbol[position], symbol[position + 1]) {
-                push(MergeCandidate(rank: UInt32(found >> 32), position: Int32(position), mergedID: Int32(truncatingIfNeeded: found)))
+                push(MergeCandidate(rank: UInt32(found >> 32), position: Int32(position), mergedID: UInt32(truncatingIfNeeded: found)))
             }
         }
         while let top = pop() {
@@ -216,7 +218,7 @@ final class BPEModel: TokenizerModel {
             guard alive[position], next[position] != -1 else { continue }
             let rightPosition = Int(next[position])
             guard let current = lookup(symbol[position], symbol[rightPosition]),
-                  Int32(truncatingIfNeeded: current) == top.mergedID else { continue }
+                  UInt32(truncatingIfNeeded: current) == top.mergedID else { continue }
             symbol[position] = top.mergedID
             alive[rightPosition] = false
             let afterRight = next[rightPosition]
@@ -224,10 +226,10 @@ final class BPEModel: TokenizerModel {
             if afterRight != -1 { previous[Int(afterRight)] = Int32(position) }
             let before = previous[position]
             if before >= 0, let found = lookup(symbol[Int(before)], symbol[position]) {
-                push(MergeCandidate(rank: UInt32(found >> 32), position: before, mergedID: Int32(truncatingIfNeeded: found)))
+                push(MergeCandidate(rank: UInt32(found >> 32), position: before, mergedID: UInt32(truncatingIfNeeded: found)))
             }
             if afterRight != -1, let found = lookup(symbol[position], symbol[Int(afterRight)]) {
-                push(MergeCandidate(rank: UInt32(found >> 32), position: Int32(position), mergedID: Int32(truncatingIfNeeded: found)))
+                push(MergeCandidate(rank: UInt32(found >> 32), position: Int32(position), mergedID: UInt32(truncatingIfNeeded: found)))
             }
         }
         var result: [Int] = []

@@ -37,21 +37,48 @@ enum TokenizerModels {
     }
 
     /// `{"token": id, …}` plus the reverse table.
-    static func parseVocabulary(_ json: JSONObject) throws -> (vocabulary: [TokenKey: Int], tokens: [String?]) {
+    static func parseVocabulary(_ json: JSONObject) throws -> (vocabulary: [TokenKey: Int], tokens: TokensByID) {
         guard let raw = json.raw("vocab") else { throw TokenizerError.missingField(json.file, json.fieldPath("vocab")) }
         guard let dictionary = raw as? [String: Any] else { throw json.error("vocab", "expected an object of token → id") }
         var vocabulary = [TokenKey: Int](minimumCapacity: dictionary.count)
-        var maxID = -1
         for (token, value) in dictionary {
             guard let id = JSONObject.integer(value), id >= 0 else {
                 throw json.error("vocab", "token \(token.debugDescription) has no valid id")
             }
+            // The library reads ids as u32 and refuses the file otherwise.
+            guard id <= Int(UInt32.max) else {
+                throw json.error("vocab", "token \(token.debugDescription) has id \(id), beyond the u32 range of token ids")
+            }
             vocabulary[TokenKey(token)] = id
-            maxID = max(maxID, id)
         }
-        var tokens = [String?](repeating: nil, count: maxID + 1)
-        for (token, id) in vocabulary { tokens[id] = token.string }
-        return (vocabulary, tokens)
+        return (vocabulary, TokensByID(vocabulary))
+    }
+}
+
+/// Token strings by id: an array for the usual contiguous ids, a dictionary when they are sparse, so
+/// that a vocabulary with one huge id costs what it holds rather than what that id would index.
+struct TokensByID {
+    private let dense: [String?]
+    private let sparse: [Int: String]
+
+    init(_ vocabulary: [TokenKey: Int]) {
+        let maxID = vocabulary.values.max() ?? -1
+        if maxID < 2 * vocabulary.count + 1024 {
+            var dense = [String?](repeating: nil, count: maxID + 1)
+            for (token, id) in vocabulary { dense[id] = token.string }
+            self.dense = dense
+            sparse = [:]
+        } else {
+            dense = []
+            var sparse = [Int: String](minimumCapacity: vocabulary.count)
+            for (token, id) in vocabulary { sparse[id] = token.string }
+            self.sparse = sparse
+        }
+    }
+
+    subscript(id: Int) -> String? {
+        if id >= 0 && id < dense.count { return dense[id] }
+        return sparse[id]
     }
 }
 
@@ -101,7 +128,7 @@ final class WordCache {
 
 final class WordLevelModel: TokenizerModel {
     let vocabulary: [TokenKey: Int]
-    let tokens: [String?]
+    let tokens: TokensByID
     let unknownToken: String?
 
     init(json: JSONObject) throws {
@@ -111,7 +138,7 @@ final class WordLevelModel: TokenizerModel {
 
     var vocabularySize: Int { vocabulary.count }
     func tokenToID(_ token: String) -> Int? { vocabulary[token: token] }
-    func idToToken(_ id: Int) -> String? { id >= 0 && id < tokens.count ? tokens[id] : nil }
+    func idToToken(_ id: Int) -> String? { tokens[id] }
 
     func tokenize(_ word: Scalars, into ids: inout [Int]) throws {
         if let id = vocabulary[TokenKey(word.string)] {

@@ -1,4 +1,5 @@
 import Foundation
+import MixtureCore
 
 /// SentencePiece Unigram: the segmentation maximizing the sum of piece log-probabilities
 /// (Viterbi over a trie of pieces); unknown characters score `min_score - 10` and consecutive
@@ -143,7 +144,8 @@ final class UnigramModel: TokenizerModel {
 /// A trie over Unicode scalars mapping pieces to ids.
 struct ScalarTrie {
     private var children: [[UInt32: Int32]] = [[:]]
-    private var ids: [Int32] = [-1]
+    /// Ids are u32 in tokenizer.json, so they need more than Int32.
+    private var ids: [Int] = [-1]
 
     mutating func insert(_ key: Scalars, id: Int) {
         if key.isEmpty { return }
@@ -161,7 +163,7 @@ struct ScalarTrie {
         }
         // The first occurrence wins for duplicate pieces, as a HashMap insert of the later one
         // would shadow it only in token_to_ids; keep the later id like the library's map.
-        ids[node] = Int32(id)
+        ids[node] = id
     }
 
     /// Calls `body(end, id)` for every piece that starts at `start`, shortest first.
@@ -171,7 +173,7 @@ struct ScalarTrie {
         while position < text.count, let child = children[node][text[position].value] {
             node = Int(child)
             position += 1
-            if ids[node] >= 0 { try body(position, Int(ids[node])) }
+            if ids[node] >= 0 { try body(position, ids[node]) }
         }
     }
 
@@ -181,6 +183,6 @@ struct ScalarTrie {
             guard let child = children[node][scalar.value] else { return nil }
             node = Int(child)
         }
-        return ids[node] >= 0 ? Int(ids[node]) : nil
+        return ids[node] >= 0 ? ids[node] : nil
     }
 }

@@ -2,7 +2,7 @@
 /// unmatched remainder becomes a single `unk_token`.
 final class WordPieceModel: TokenizerModel {
     let vocabulary: [TokenKey: Int]
-    let tokens: [String?]
+    let tokens: TokensByID
     let unknownToken: String
     let continuingSubwordPrefix: String
     let maxInputCharsPerWord: Int
@@ -33,7 +33,7 @@ final class WordPieceModel: TokenizerModel {
 
     var vocabularySize: Int { vocabulary.count }
     func tokenToID(_ token: String) -> Int? { vocabulary[token: token] }
-    func idToToken(_ id: Int) -> String? { id >= 0 && id < tokens.count ? tokens[id] : nil }
+    func idToToken(_ id: Int) -> String? { tokens[id] }
 
     func tokenize(_ word: Scalars, into ids: inout [Int]) throws {
         if word.isEmpty { return }

@@ -1,4 +1,5 @@
 import Foundation
+import MixtureCore
 
 /// SentencePiece's compiled normalization rules (`precompiled_charsmap`): a darts-clone double
 /// array over UTF-8 bytes whose values index NUL-terminated replacement strings.

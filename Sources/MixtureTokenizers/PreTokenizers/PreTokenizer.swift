@@ -1,3 +1,4 @@
+import MixtureCore
 /// The `pre_tokenizer` of tokenizer.json: splits normalized text into the words the model sees.
 protocol PreTokenizer {
     func preTokenize(_ pieces: inout [Piece])

@@ -2,24 +2,38 @@ import Foundation
 
 /// JSON `null`. (Not NSNull: testing an `Any` against a class makes Foundation bridge every
 /// Swift dictionary and array it meets to NSDictionary/NSArray, which dominated load time.)
-struct JSONNull {}
+public struct JSONNull: Sendable {
+    public init() {}
+}
 
 /// A small JSON parser producing `[String: Any]`, `[Any]`, `String`, `Int`, `Double`, `Bool` and
 /// `JSONNull`. Foundation's JSONSerialization on Linux reads numbers through NSDecimalNumber and
 /// rounds doubles differently from Rust's serde (Unigram scores then tie-break differently); this
 /// parser uses the correctly rounded `Double(String)`. It is also several times faster on
-/// vocabularies of 100k+ entries.
-struct JSONParser {
-    struct ParseError: Error {
-        let message: String
-        let offset: Int
+/// vocabularies of 100k+ entries, keeps every character of a string (Foundation drops a leading
+/// U+FEFF inside one), and bounds nesting, so a hostile file cannot exhaust the stack.
+public struct JSONParser {
+    public struct ParseError: Error, CustomStringConvertible {
+        public let message: String
+        /// Byte offset in the input where parsing stopped.
+        public let offset: Int
+        public var description: String { "\(message) at byte \(offset)" }
     }
+
+    /// Arrays and objects nested deeper than this are refused (serde_json, which the tokenizers
+    /// library reads with, stops at 128; real files stay far below either).
+    public static let maximumDepth = 512
 
     private let bytes: [UInt8]
     private var position = 0
+    private var depth = 0
 
-    static func parse(_ data: Data) throws -> Any {
-        var parser = JSONParser(bytes: [UInt8](data))
+    public static func parse(_ data: Data) throws -> Any {
+        try parse(bytes: [UInt8](data))
+    }
+
+    public static func parse(bytes: [UInt8]) throws -> Any {
+        var parser = JSONParser(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.parseValue()
         parser.skipWhitespace()
@@ -71,7 +85,16 @@ struct JSONParser {
         }
     }
 
+    private mutating func enter() throws {
+        depth += 1
+        guard depth <= Self.maximumDepth else {
+            throw error("arrays and objects nested deeper than \(Self.maximumDepth) levels")
+        }
+    }
+
     private mutating func parseObject() throws -> [String: Any] {
+        try enter()
+        defer { depth -= 1 }
         position += 1
         var object = [String: Any]()
         skipWhitespace()
@@ -102,6 +125,8 @@ struct JSONParser {
     }
 
     private mutating func parseArray() throws -> [Any] {
+        try enter()
+        defer { depth -= 1 }
         position += 1
         var array: [Any] = []
         skipWhitespace()
@@ -213,5 +238,33 @@ struct JSONParser {
         if isInteger, let integer = Int(text) { return integer }
         guard let double = Double(text) else { throw error("invalid number '\(text)'") }
         return double
+    }
+}
+
+/// UTF-8 encoding of one scalar, without going through String.
+extension Unicode.Scalar {
+    @inline(__always)
+    public func appendUTF8(to bytes: inout [UInt8]) {
+        let value = self.value
+        if value < 0x80 {
+            bytes.append(UInt8(value))
+        } else if value < 0x800 {
+            bytes.append(UInt8(0xC0 | (value >> 6)))
+            bytes.append(UInt8(0x80 | (value & 0x3F)))
+        } else if value < 0x10000 {
+            bytes.append(UInt8(0xE0 | (value >> 12)))
+            bytes.append(UInt8(0x80 | ((value >> 6) & 0x3F)))
+            bytes.append(UInt8(0x80 | (value & 0x3F)))
+        } else {
+            bytes.append(UInt8(0xF0 | (value >> 18)))
+            bytes.append(UInt8(0x80 | ((value >> 12) & 0x3F)))
+            bytes.append(UInt8(0x80 | ((value >> 6) & 0x3F)))
+            bytes.append(UInt8(0x80 | (value & 0x3F)))
+        }
+    }
+
+    public var utf8Length: Int {
+        let value = self.value
+        return value < 0x80 ? 1 : value < 0x800 ? 2 : value < 0x10000 ? 3 : 4
     }
 }
