@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "MixtureEmbeddings", dependencies: ["MixtureCore", "MixtureFormats", "MixtureTokenizers"],
                 swiftSettings: kernelFlags),
         // Merging is element-wise work over every weight: optimised in debug builds too.
-        .target(name: "MixtureMerge", dependencies: ["MixtureCore", "MixtureFormats", .product(name: "Yams", package: "Yams")],
+        .target(name: "MixtureMerge", dependencies: ["CMixtureSupport", "MixtureCore", "MixtureFormats", .product(name: "Yams", package: "Yams")],
                 swiftSettings: kernelFlags + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Every parser of untrusted input as a function of bytes, and the libFuzzer / replay binary over them.
         .target(name: "MixtureFuzz", dependencies: ["MixtureCore", "MixtureFormats", "MixtureTokenizers", "MixtureModels",
@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "MixtureTokenizersTests", dependencies: ["MixtureTokenizers"], swiftSettings: kernelFlags),
         .testTarget(name: "MixtureEmbeddingsTests", dependencies: ["MixtureEmbeddings", "MixtureTokenizers", "MixtureFormats", "MixtureCore"],
                     swiftSettings: kernelFlags),
-        .testTarget(name: "MixtureCLITests", dependencies: ["mixture"], swiftSettings: kernelFlags),
+        .testTarget(name: "MixtureCLITests", dependencies: ["mixture", "MixtureCore"], swiftSettings: kernelFlags),
         .testTarget(name: "MixtureMergeTests", dependencies: ["MixtureMerge", "MixtureFormats", "MixtureCore"],
                     swiftSettings: kernelFlags),
         .testTarget(name: "MixtureFuzzTests", dependencies: ["MixtureFuzz"], swiftSettings: kernelFlags),

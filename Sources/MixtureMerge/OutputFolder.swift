@@ -1,7 +1,11 @@
+import CMixtureSupport
 import Foundation
 import MixtureCore
 
-/// An output folder written under a temporary name beside it and renamed into place at the end.
+/// An output folder written under a temporary name beside it and renamed into place at the end, so
+/// a kill at any moment leaves either the previous output or the complete new one at `url`, never
+/// a partial one. A kill leaves at most a hidden `.NAME.partial-PID` beside it, which the next write
+/// to the same output removes.
 struct OutputFolder {
     let url: URL
     let temporary: URL
@@ -38,6 +42,29 @@ struct OutputFolder {
             throw MixtureError.invalidArgument("\(url.path): cannot create the output folder (\(error.localizedDescription))")
         }
         temporary = parent.appendingPathComponent(".\(url.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
+        Self.removeLeftovers(of: url)
+    }
+
+    /// Partial and set-aside folders of earlier writes whose process is gone (killed, or a power cut).
+    /// An output missing its folder while a set-aside copy survives (a kill between the two renames
+    /// where the filesystem cannot swap in one step) gets that copy back.
+    static func removeLeftovers(of url: URL) {
+        let fm = FileManager.default
+        let parent = url.deletingLastPathComponent()
+        guard let names = try? fm.contentsOfDirectory(atPath: parent.path) else { return }
+        for name in names {
+            for kind in ["partial", "old"] {
+                let prefix = ".\(url.lastPathComponent).\(kind)-"
+                guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)),
+                      pid != ProcessInfo.processInfo.processIdentifier, kill(pid, 0) != 0, errno == ESRCH else { continue }
+                let leftover = parent.appendingPathComponent(name)
+                if kind == "old" && !fm.fileExists(atPath: url.path) {
+                    try? fm.moveItem(at: leftover, to: url)
+                } else {
+                    try? fm.removeItem(at: leftover)
+                }
+            }
+        }
     }
 
     /// Runs `body` with the temporary folder, then moves it into place; removes it on failure.
@@ -63,6 +90,11 @@ struct OutputFolder {
         let fm = FileManager.default
         guard fm.fileExists(atPath: url.path) else {
             try fm.moveItem(at: temporary, to: url)
+            return
+        }
+        // One atomic swap where the filesystem can; the old output then sits at the temporary path.
+        if mixture_exchange_paths(temporary.path, url.path) == 0 {
+            try? fm.removeItem(at: temporary)
             return
         }
         let old = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).old-\(ProcessInfo.processInfo.processIdentifier)")

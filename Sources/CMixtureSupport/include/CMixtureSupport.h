@@ -12,6 +12,11 @@ static inline void mixture_prefetch(const void *address) {
 // in the heap lets the next use reuse the pages (see HeapPolicy). Returns 1 on success.
 int mixture_keep_large_allocations_in_heap(void);
 
+// Swaps two paths in one step (renameat2 with RENAME_EXCHANGE), so a replaced output folder is
+// never missing, even for an instant. Returns 0, or -1 with errno (EINVAL where the filesystem
+// cannot, ENOSYS on old kernels).
+int mixture_exchange_paths(const char *a, const char *b);
+
 // libFuzzer's driver (linked only into the -sanitize=fuzzer build of mixture-fuzz, whose own main
 // must call it because SwiftPM names every executable's entry point itself).
 #include <stddef.h>
