@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets="adapter-config config jsonl merge-yaml safetensors tokenizer"
+targets="adapter-config config gguf jsonl merge-yaml safetensors tokenizer"
 case "${1:-}" in
   --list) echo "$targets"; exit 0 ;;
   --smoke) selected=$targets; seconds=${FUZZ_SMOKE_SECONDS:-5} ;;
@@ -48,7 +48,8 @@ for target in $selected; do
   done < <("$lister" --list-seeds "$target" "$PWD")
   log=.build-fuzz/$target.log
   set +e
-  MIXTURE_FUZZ_TARGET=$target SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 "$fuzzer" "$corpus" \
+  MIXTURE_FUZZ_TARGET=$target SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
+    LSAN_OPTIONS=suppressions=$PWD/Fuzz/lsan.supp:print_suppressions=0 "$fuzzer" "$corpus" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix=".build-fuzz/artifacts/$target-" >"$log" 2>&1
   rc=$?

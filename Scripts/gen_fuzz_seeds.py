@@ -41,6 +41,7 @@ write("safetensors", "scalar_and_empty.safetensors", safetensors([
     ("flags", "BOOL", [3], b"\x01\x00\x01"),
 ]))
 write("safetensors", "empty_header.safetensors", safetensors([]))
+# Fuzz/seeds/gguf/ comes from Scripts/gen_gguf_fixtures.py (it needs gguf-py).
 
 for i, line in enumerate([
     '"Hello, world!"',

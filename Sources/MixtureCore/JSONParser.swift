@@ -32,6 +32,17 @@ public struct JSONParser {
         try parse(bytes: [UInt8](data))
     }
 
+    /// Why `data` is not valid JSON, for error messages of readers that parse with Foundation
+    /// (which says only that the data is "not in the correct format"); nil if it parses.
+    public static func problem(in data: Data) -> String? {
+        do {
+            _ = try parse(data)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
     public static func parse(bytes: [UInt8]) throws -> Any {
         var parser = JSONParser(bytes: bytes)
         parser.skipWhitespace()

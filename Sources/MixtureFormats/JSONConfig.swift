@@ -12,7 +12,7 @@ public struct JSONConfig: @unchecked Sendable {
         do {
             object = try JSONSerialization.jsonObject(with: data)
         } catch {
-            throw MixtureError.invalidFile(path: path, reason: "not valid JSON")
+            throw MixtureError.invalidFile(path: path, reason: "not valid JSON" + (JSONParser.problem(in: data).map { " (\($0))" } ?? ""))
         }
         guard let dictionary = object as? [String: Any] else {
             throw MixtureError.invalidFile(path: path, reason: "not a JSON object")

@@ -100,7 +100,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         do {
             json = try JSONSerialization.jsonObject(with: headerData)
         } catch {
-            throw MixtureError.invalidFile(path: path, reason: "header is not valid JSON")
+            throw MixtureError.invalidFile(path: path, reason: "header is not valid JSON" + (JSONParser.problem(in: headerData).map { " (\($0))" } ?? ""))
         }
         guard let object = json as? [String: Any] else {
             throw MixtureError.invalidFile(path: path, reason: "header is not a JSON object")

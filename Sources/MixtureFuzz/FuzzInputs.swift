@@ -31,6 +31,7 @@ extension FuzzTargets {
         case "tokenizer": files += matching("tokenizers", "tokenizer.json")
         case "merge-yaml": files += matching("merge/cases", "config.yml")
         case "adapter-config": files += matching("lora", "adapter_config.json")
+        case "gguf": files += FuzzInputs.files(at: fixtures.appendingPathComponent("gguf")).filter { $0.pathExtension == "gguf" }
         default: break
         }
         return files

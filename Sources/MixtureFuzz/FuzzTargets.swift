@@ -18,6 +18,7 @@ public enum FuzzTargets {
         "merge-yaml": { mergeConfig($0) },
         "adapter-config": { adapterConfig($0) },
         "jsonl": { jsonLine($0) },
+        "gguf": { gguf($0) },
     ]
 
     public static var names: [String] { all.keys.sorted() }
@@ -81,6 +82,22 @@ public enum FuzzTargets {
     public static func adapterConfig(_ bytes: UnsafeRawBufferPointer) {
         let data = Data(bytes)
         expectingErrors { _ = try LoRA.AdapterConfig(data: data, url: URL(fileURLWithPath: "adapter_config.json")) }
+    }
+
+    /// A whole GGUF file: header, metadata, tensor infos; then every accepted tensor is dequantized.
+    public static func gguf(_ bytes: UnsafeRawBufferPointer) {
+        expectingErrors {
+            let header = try GGUFFile.parse(bytes, path: "fuzz.gguf")
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 1 << 16)
+            defer { scratch.deallocate() }
+            for tensor in header.tensors {
+                precondition(tensor.offset >= header.dataStart && tensor.offset + tensor.byteCount <= bytes.count)
+                let (perBlock, blockBytes) = tensor.type.blockGeometry
+                // Dequantize at most the first 64k elements: enough to touch every block layout.
+                let blocks = min(tensor.byteCount / blockBytes, (1 << 16) / perBlock)
+                tensor.type.dequantize(bytes.baseAddress! + tensor.offset, count: blocks * perBlock, into: scratch)
+            }
+        }
     }
 
     /// One JSON Lines record, as the commands reading standard input parse it.

@@ -9,7 +9,7 @@ final class FuzzReplayTests: XCTestCase {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     func testEveryTargetHasSeedsAndSurvivesThem() throws {
-        XCTAssertEqual(FuzzTargets.names, ["adapter-config", "config", "jsonl", "merge-yaml", "safetensors", "tokenizer"])
+        XCTAssertEqual(FuzzTargets.names, ["adapter-config", "config", "gguf", "jsonl", "merge-yaml", "safetensors", "tokenizer"])
         for name in FuzzTargets.names {
             let files = FuzzTargets.seedFiles(for: name, packageRoot: Self.root)
             XCTAssertGreaterThanOrEqual(files.count, 3, "\(name) needs seeds")

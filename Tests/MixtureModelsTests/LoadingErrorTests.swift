@@ -46,6 +46,13 @@ final class LoadingErrorTests: XCTestCase {
         }
     }
 
+    func testDeeplyNestedConfigNamesTheNestingLimit() throws {
+        let url = try copyFixture("llama")
+        let deep = "{\"model_type\": \"llama\", \"x\": " + String(repeating: "[", count: 2000) + String(repeating: "]", count: 2000) + "}"
+        try Data(deep.utf8).write(to: url.appendingPathComponent("config.json"))
+        assertLoadFails(url, mentioning: ["config.json", "not valid JSON", "nested deeper than 512 levels"])
+    }
+
     func testNegativeCountIsRefused() throws {
         let url = try copyFixture("qwen3")
         try editConfig(url) { $0["num_hidden_layers"] = -3 }
