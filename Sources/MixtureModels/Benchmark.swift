@@ -117,6 +117,6 @@ extension TransformerModel {
         return BenchmarkReport(promptTokens: promptTokens, decodeTokens: decodeTokens, threads: Parallel.threadCount,
                                prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode,
                                bytesReadPerDecodedToken: bytesReadPerDecodedToken, bandwidth: bandwidth,
-                               peakResidentBytes: ProcessMemory.residentBytes().peak, mappedBytes: folder.mappedBytes)
+                               peakResidentBytes: ProcessMemory.residentBytes().peak, mappedBytes: source.mappedBytes)
     }
 }

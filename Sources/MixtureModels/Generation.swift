@@ -66,6 +66,8 @@ extension TransformerModel {
             if let id = value as? Int { return [id] }
             return nil
         }
+        if let gguf = source as? GGUFWeights { return gguf.endOfSequenceTokens }
+        guard let folder else { return [] }
         return ids(in: folder.url.appendingPathComponent("generation_config.json"))
             ?? ids(in: folder.configURL) ?? []
     }

@@ -15,22 +15,55 @@ public final class TransformerModel: @unchecked Sendable {
     public let architecture: ArchitectureDescription
     public let weights: TransformerWeights
     /// Keeps the memory-mapped files alive as long as the model.
-    public let folder: ModelFolder
+    public let source: WeightSource
     let rope: RotaryEmbedding
 
-    public init(folder: ModelFolder) throws {
-        self.folder = folder
+    /// The Hugging Face folder the model came from (nil for a GGUF file).
+    public var folder: ModelFolder? { source as? ModelFolder }
+
+    public convenience init(folder: ModelFolder) throws {
         let config = try JSONConfig(data: folder.configData, path: folder.configURL.path)
-        architecture = try ArchitectureDescription(config: config)
-        weights = try TransformerWeights(folder: folder, architecture: architecture)
+        try self.init(source: folder, architecture: ArchitectureDescription(config: config))
+    }
+
+    /// A GGUF file: its metadata read as a config.json (see `GGUFWeights`).
+    public convenience init(gguf file: GGUFFile) throws {
+        let weights = try GGUFWeights(file: file)
+        var architecture = try ArchitectureDescription(config: JSONConfig(values: weights.config, path: "\(file.path) (metadata)"))
+        // llama.cpp's graphs for these architectures have no sliding window.
+        architecture.slidingWindows = Array(repeating: nil, count: architecture.layerCount)
+        if let factors = try weights.ropeFrequencyFactors() {
+            guard factors.count == architecture.headDimension / 2 else {
+                throw MixtureError.invalidFile(path: file.path, reason: "tensor 'rope_freqs.weight' has \(factors.count) factors, expected \(architecture.headDimension / 2)")
+            }
+            architecture.ropeScaling = .frequencyFactors(factors)
+        }
+        try self.init(source: weights, architecture: architecture)
+    }
+
+    public init(source: WeightSource, architecture: ArchitectureDescription) throws {
+        self.source = source
+        self.architecture = architecture
+        weights = try TransformerWeights(source: source, architecture: architecture)
         HeapPolicy.keepLargeAllocationsInHeap()
         rope = RotaryEmbedding(rotaryDimension: architecture.headDimension, theta: architecture.ropeTheta,
                                scaling: architecture.ropeScaling)
     }
 
-    /// Loads a model folder; `residency: .hugePages` copies the weights into 2 MB pages for faster decoding.
+    /// Loads a model folder or a `.gguf` file; `residency: .hugePages` copies a folder's weights into
+    /// 2 MB pages for faster decoding.
     public static func load(from url: URL, residency: Residency = .mapped) throws -> TransformerModel {
-        try TransformerModel(folder: ModelFolder(url: url, residency: residency))
+        if isGGUF(url) { return try TransformerModel(gguf: GGUFFile(path: url.path)) }
+        return try TransformerModel(folder: ModelFolder(url: url, residency: residency))
+    }
+
+    /// A regular file that starts with the GGUF magic.
+    public static func isGGUF(_ url: URL) -> Bool {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue,
+              let handle = FileHandle(forReadingAtPath: url.path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: 4)) == Data("GGUF".utf8)
     }
 
     public func makeCache(capacity: Int = 256) -> KVCache {

@@ -44,6 +44,45 @@ public struct DecoderLayerWeights: @unchecked Sendable {
     public var feedForward: FeedForwardBlock
 }
 
+/// Where a model's weights come from, by Hugging Face tensor name: a model folder, or a GGUF file
+/// through its name mapping (`GGUFWeights`).
+public protocol WeightSource: AnyObject {
+    /// The folder or file, for messages.
+    var sourcePath: String { get }
+    /// Where the architecture's numbers come from, for messages.
+    var configPath: String { get }
+    var tensorNames: [String] { get }
+    /// Row-major shape (slowest dimension first), or nil when the tensor is absent.
+    func shape(of name: String) -> [Int]?
+    /// The tensor as a matrix: the last dimension is the columns, the others fold into rows.
+    func matrix(_ name: String) throws -> WeightMatrix
+    func floats(_ name: String) throws -> [Float]
+    /// The name the file stores a tensor under, and the file, for messages.
+    func storedName(of name: String) -> String
+    func path(of name: String) -> String
+    /// The source's name for a config.json field, for messages.
+    func configField(_ field: String) -> String
+    var mappedBytes: Int { get }
+    var fileCount: Int { get }
+}
+
+extension ModelFolder: WeightSource {
+    public var sourcePath: String { url.path }
+    public var configPath: String { configURL.path }
+    public func shape(of name: String) -> [Int]? { tensor(name)?.info.shape }
+    public func matrix(_ name: String) throws -> WeightMatrix { try view(name).matrix() }
+    public func floats(_ name: String) throws -> [Float] { try view(name).floats() }
+    public func storedName(of name: String) -> String { name }
+    public func path(of name: String) -> String { tensor(name)?.path ?? url.path }
+    public func configField(_ field: String) -> String { field }
+    public var fileCount: Int { files.count }
+
+    private func view(_ name: String) throws -> TensorView {
+        guard let t = tensor(name) else { throw MixtureError.invalidFile(path: url.path, reason: "missing tensor '\(name)'") }
+        return t
+    }
+}
+
 /// All weights of a decoder-only model, as views into the mapped checkpoint.
 public struct TransformerWeights: @unchecked Sendable {
     public var embedding: WeightMatrix
@@ -55,30 +94,35 @@ public struct TransformerWeights: @unchecked Sendable {
 
     /// Looks up and checks every tensor the architecture needs.
     public init(folder: ModelFolder, architecture a: ArchitectureDescription) throws {
-        var dtypes = Set<DType>()
-        let folderPath = folder.url.path
+        try self.init(source: folder, architecture: a)
+    }
 
-        func view(_ name: String) throws -> TensorView {
-            guard let t = folder.tensor(name) else {
-                throw MixtureError.invalidFile(path: folderPath, reason: "missing tensor '\(name)' (needed by \(a.modelType))")
+    /// Looks up and checks every tensor the architecture needs, by its Hugging Face name.
+    public init(source: WeightSource, architecture a: ArchitectureDescription) throws {
+        var dtypes = Set<DType>()
+        let folderPath = source.sourcePath
+
+        func shape(_ name: String) throws -> [Int] {
+            guard let shape = source.shape(of: name) else {
+                throw MixtureError.invalidFile(path: folderPath, reason: "missing tensor '\(source.storedName(of: name))' (needed by \(a.modelType))")
             }
-            return t
+            return shape
         }
         func matrix(_ name: String, _ rows: Int, _ columns: Int) throws -> WeightMatrix {
-            let t = try view(name)
-            guard t.info.shape == [rows, columns] else {
-                throw MixtureError.invalidFile(path: t.path, reason: "tensor '\(name)' has shape \(t.info.shape), expected [\(rows), \(columns)]")
+            let found = try shape(name)
+            guard found == [rows, columns] else {
+                throw MixtureError.invalidFile(path: source.path(of: name), reason: "tensor '\(source.storedName(of: name))' has shape \(found), expected [\(rows), \(columns)]")
             }
-            let m = try t.matrix()
+            let m = try source.matrix(name)
             dtypes.insert(m.dtype)
             return m
         }
         func vector(_ name: String, _ count: Int) throws -> [Float] {
-            let t = try view(name)
-            guard t.info.shape == [count] else {
-                throw MixtureError.invalidFile(path: t.path, reason: "tensor '\(name)' has shape \(t.info.shape), expected [\(count)]")
+            let found = try shape(name)
+            guard found == [count] else {
+                throw MixtureError.invalidFile(path: source.path(of: name), reason: "tensor '\(source.storedName(of: name))' has shape \(found), expected [\(count)]")
             }
-            return try t.floats()
+            return try source.floats(name)
         }
         func linear(_ prefix: String, _ rows: Int, _ columns: Int, bias: Bool) throws -> LinearWeights {
             LinearWeights(weight: try matrix("\(prefix).weight", rows, columns),
@@ -91,9 +135,9 @@ public struct TransformerWeights: @unchecked Sendable {
         }
 
         // A config that claims more layers than the checkpoint holds is named as such, not as the first missing tensor.
-        let storedLayers = Self.layerCount(in: folder.tensorNames, prefix: "model.layers.")
+        let storedLayers = Self.layerCount(in: source.tensorNames, prefix: "model.layers.")
         guard a.layerCount <= storedLayers else {
-            throw MixtureError.invalidConfig(path: folder.configURL.path, field: "num_hidden_layers",
+            throw MixtureError.invalidConfig(path: source.configPath, field: source.configField("num_hidden_layers"),
                                              reason: "\(a.layerCount) layers, but the checkpoint holds \(storedLayers == 0 ? "none" : "layers 0...\(storedLayers - 1)")")
         }
         embedding = try matrix("model.embed_tokens.weight", a.vocabularySize, a.hiddenSize)
@@ -131,17 +175,18 @@ public struct TransformerWeights: @unchecked Sendable {
                 let prefix = "\(p).\(m.naming.blockPrefix)"
                 var experts: [FeedForwardWeights] = []
                 let fusedName = "\(prefix).experts.gate_up_proj"
-                if folder.tensor("\(prefix).experts.0.\(m.naming.gate).weight") == nil, let fused = folder.tensor(fusedName) {
+                if source.shape(of: "\(prefix).experts.0.\(m.naming.gate).weight") == nil, let fusedShape = source.shape(of: fusedName) {
                     // transformers' in-memory layout: gate_up_proj [E, 2I, H] (gate rows first), down_proj [E, H, I].
                     let size = m.expertIntermediateSize
-                    guard fused.info.shape == [m.expertCount, 2 * size, a.hiddenSize] else {
-                        throw MixtureError.invalidFile(path: fused.path, reason: "tensor '\(fusedName)' has shape \(fused.info.shape), expected [\(m.expertCount), \(2 * size), \(a.hiddenSize)]")
+                    guard fusedShape == [m.expertCount, 2 * size, a.hiddenSize] else {
+                        throw MixtureError.invalidFile(path: source.path(of: fusedName), reason: "tensor '\(fusedName)' has shape \(fusedShape), expected [\(m.expertCount), \(2 * size), \(a.hiddenSize)]")
                     }
-                    let down = try view("\(prefix).experts.down_proj")
-                    guard down.info.shape == [m.expertCount, a.hiddenSize, size] else {
-                        throw MixtureError.invalidFile(path: down.path, reason: "tensor '\(prefix).experts.down_proj' has shape \(down.info.shape), expected [\(m.expertCount), \(a.hiddenSize), \(size)]")
+                    let downName = "\(prefix).experts.down_proj"
+                    let downShape = try shape(downName)
+                    guard downShape == [m.expertCount, a.hiddenSize, size] else {
+                        throw MixtureError.invalidFile(path: source.path(of: downName), reason: "tensor '\(downName)' has shape \(downShape), expected [\(m.expertCount), \(a.hiddenSize), \(size)]")
                     }
-                    let gateUp = try fused.matrix(), downAll = try down.matrix()
+                    let gateUp = try source.matrix(fusedName), downAll = try source.matrix(downName)
                     dtypes.insert(gateUp.dtype)
                     for e in 0..<m.expertCount {
                         let rows = gateUp.rows(e * 2 * size ..< (e + 1) * 2 * size)

@@ -20,7 +20,7 @@ struct Inspect: ParsableCommand {
             "model_type": a.modelType, "layers": a.layerCount, "hidden_size": a.hiddenSize,
             "attention_heads": a.headCount, "key_value_heads": a.keyValueHeadCount, "head_dim": a.headDimension,
             "vocab_size": a.vocabularySize, "parameters_total": total, "parameters_active_per_token": active,
-            "dtypes": dtypes, "bytes_mapped": model.folder.mappedBytes, "shards": model.folder.files.count,
+            "dtypes": dtypes, "bytes_mapped": model.source.mappedBytes, "shards": model.source.fileCount,
             "bytes_read_per_decoded_token": model.bytesReadPerDecodedToken,
         ]
         if let m = a.moe {
@@ -51,7 +51,7 @@ struct Inspect: ParsableCommand {
         print(String(format: "parameters:   %@ total, %@ active per token", human(total), human(active)))
         print("dtype:        \(dtypes.joined(separator: ", "))")
         print(String(format: "mapped:       %.1f MB in %d file(s); %.1f MB of weights read per decoded token",
-                     Double(model.folder.mappedBytes) / 1e6, model.folder.files.count, Double(model.bytesReadPerDecodedToken) / 1e6))
+                     Double(model.source.mappedBytes) / 1e6, model.source.fileCount, Double(model.bytesReadPerDecodedToken) / 1e6))
     }
 }
 

@@ -26,6 +26,9 @@ public struct RotaryEmbedding: Sendable {
         case none
         case linear(factor: Double)
         case llama3(Llama3Scaling)
+        /// Each inverse frequency divided by its factor (llama.cpp's `rope_freqs` tensor, which its
+        /// converter writes for llama3-style scaling).
+        case frequencyFactors([Float])
     }
 
     public init(rotaryDimension: Int, theta: Double, scaling: Scaling = .none) {
@@ -42,6 +45,8 @@ public struct RotaryEmbedding: Sendable {
             break
         case .linear(let factor):
             frequencies = frequencies.map { $0 / Float(factor) }
+        case .frequencyFactors(let factors):
+            for i in frequencies.indices where i < factors.count { frequencies[i] /= factors[i] }
         case .llama3(let s):
             let lowWavelength = s.originalMaxPositions / s.lowFrequencyFactor
             let highWavelength = s.originalMaxPositions / s.highFrequencyFactor

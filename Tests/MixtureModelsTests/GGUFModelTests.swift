@@ -1,0 +1,65 @@
+import XCTest
+import MixtureCore
+import MixtureFormats
+@testable import MixtureModels
+
+/// Engine fixtures converted by llama.cpp's own convert_hf_to_gguf.py (F32; Tests/Fixtures/gguf/models,
+/// made by Scripts/gen_gguf_model_fixtures.py) run to transformers' goldens of the original folders:
+/// this pins the tensor-name mapping, the llama q/k row interleaving, stacked experts, rope_freqs and
+/// the metadata keys. (For these configs llama.cpp's semantics and transformers' agree.)
+final class GGUFModelTests: XCTestCase {
+    static let cases = ["llama", "qwen2", "qwen3", "mixtral", "olmoe"]
+
+    func gguf(_ name: String) -> URL { Fixtures.root.appendingPathComponent("gguf/models/\(name).gguf") }
+
+    func testConvertedFilesGiveTransformersLogitsAndGreedyIDs() throws {
+        for name in Self.cases {
+            let golden = try Golden.load(name)
+            XCTAssertTrue(TransformerModel.isGGUF(gguf(name)))
+            let model = try TransformerModel.load(from: gguf(name))
+            XCTAssertNil(model.folder)
+            XCTAssertEqual(model.architecture.modelType, golden.model_type, name)
+            let logits = try model.forward(golden.input_ids, cache: model.makeCache(), logits: .all)
+            XCTAssertEqual(logits.count, golden.logits.count, name)
+            for (position, (row, expected)) in zip(logits, golden.logits).enumerated() {
+                assertClose(row, expected, relative: GoldenParityTests.tolerance, "\(name).gguf position \(position)")
+                XCTAssertEqual(Sampler.argmax(row), Sampler.argmax(expected), "\(name).gguf argmax at \(position)")
+            }
+            let result = try model.generate(prompt: golden.input_ids, maxTokens: golden.greedy_new_ids.count)
+            XCTAssertEqual(result.tokens, golden.greedy_new_ids, name)
+        }
+    }
+
+    func testArchitectureReadFromMetadataEqualsTheFolders() throws {
+        for name in Self.cases {
+            let fromFile = try TransformerModel.load(from: gguf(name)).architecture
+            let fromFolder = try TransformerModel.load(from: Fixtures.engine(name)).architecture
+            XCTAssertEqual(fromFile.hiddenSize, fromFolder.hiddenSize, name)
+            XCTAssertEqual(fromFile.layerCount, fromFolder.layerCount, name)
+            XCTAssertEqual(fromFile.headCount, fromFolder.headCount, name)
+            XCTAssertEqual(fromFile.keyValueHeadCount, fromFolder.keyValueHeadCount, name)
+            XCTAssertEqual(fromFile.headDimension, fromFolder.headDimension, name)
+            XCTAssertEqual(fromFile.vocabularySize, fromFolder.vocabularySize, name)
+            XCTAssertEqual(fromFile.rmsNormEpsilon, fromFolder.rmsNormEpsilon, name)
+            XCTAssertEqual(fromFile.ropeTheta, fromFolder.ropeTheta, name)
+            XCTAssertEqual(fromFile.tiedEmbeddings, fromFolder.tiedEmbeddings, name)
+            XCTAssertEqual(fromFile.moe?.expertCount, fromFolder.moe?.expertCount, name)
+            XCTAssertEqual(fromFile.moe?.expertsPerToken, fromFolder.moe?.expertsPerToken, name)
+            XCTAssertEqual(fromFile.moe?.normalizeTopKProbabilities, fromFolder.moe?.normalizeTopKProbabilities, name)
+        }
+    }
+
+    func testUnknownArchitectureListsTheSupportedOnes() throws {
+        var bytes = try [UInt8](Data(contentsOf: gguf("qwen2")))
+        // "qwen2" → "qwen9" in general.architecture's value.
+        let needle = Array("qwen2".utf8)
+        let at = (0..<bytes.count - 5).first { Array(bytes[$0..<$0 + 5]) == needle }!
+        bytes[at + 4] = UInt8(ascii: "9")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mixture-\(UUID().uuidString).gguf")
+        try Data(bytes).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        XCTAssertThrowsError(try TransformerModel.load(from: url)) { error in
+            XCTAssertEqual("\(error)", "\(url.path): architecture 'qwen9' is not supported (supported: llama, qwen2, qwen3, qwen2moe, qwen3moe, olmoe)")
+        }
+    }
+}
