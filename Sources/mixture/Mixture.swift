@@ -14,7 +14,7 @@ struct Mixture: ParsableCommand {
 
 /// Options every model command shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Hugging Face model folder (config.json + *.safetensors).")
+    @Option(name: .long, help: "Hugging Face model folder (config.json + *.safetensors), or a .gguf file.")
     var model: String
 
     @Option(name: .long, help: "Worker threads for the kernels (default: all cores).")

@@ -1,0 +1,35 @@
+import Foundation
+import XCTest
+import MixtureCore
+
+/// Model commands take a .gguf file as --model, with the same output as for a folder.
+final class GGUFCLITests: XCTestCase {
+    func testLogitsAndInspectOnAGGUFFileMatchTheFolder() throws {
+        let file = CLI.fixtures.appendingPathComponent("gguf/models/qwen3.gguf").path
+        let folder = CLI.fixtures.appendingPathComponent("engine/qwen3").path
+        let fromFile = try CLI.run(["logits", "--model", file, "--ids", "1,5,9"])
+        let fromFolder = try CLI.run(["logits", "--model", folder, "--ids", "1,5,9"])
+        XCTAssertEqual(fromFile.status, 0, fromFile.stderr)
+        let a = try XCTUnwrap((JSONParser.parse(Data(fromFile.stdout.utf8)) as? [String: Any])?["logits"] as? [[Any]])
+        let b = try XCTUnwrap((JSONParser.parse(Data(fromFolder.stdout.utf8)) as? [String: Any])?["logits"] as? [[Any]])
+        XCTAssertEqual(a.count, 3)
+        for (rowA, rowB) in zip(a, b) {
+            for (x, y) in zip(rowA, rowB) {
+                XCTAssertEqual((x as? Double) ?? Double(x as! Int), (y as? Double) ?? Double(y as! Int), accuracy: 1e-5)
+            }
+        }
+        let inspect = try CLI.run(["inspect", "--model", file, "--json"])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        let object = try XCTUnwrap(JSONParser.parse(Data(inspect.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["model_type"] as? String, "qwen3")
+        XCTAssertEqual(object["shards"] as? Int, 1)
+    }
+
+    func testPromptTextWithoutATokenizerIsAOneLineError() throws {
+        let file = CLI.fixtures.appendingPathComponent("gguf/models/olmoe.gguf").path
+        let result = try CLI.run(["generate", "--model", file, "--prompt", "hi"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("--tokenizer"), result.stderr)
+    }
+}
