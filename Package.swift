@@ -23,13 +23,13 @@ let package = Package(
         // Kernels are optimised even in debug builds: the test suite runs real models through them.
         .target(name: "MixtureCore", dependencies: ["CMixtureSupport"],
                 swiftSettings: kernelFlags + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
-        .target(name: "MixtureFormats", dependencies: ["MixtureCore"], swiftSettings: kernelFlags),
+        .target(name: "MixtureFormats", dependencies: ["CMixtureSupport", "MixtureCore"], swiftSettings: kernelFlags),
         .target(name: "MixtureTokenizers", dependencies: ["MixtureCore"], swiftSettings: kernelFlags),
         .target(name: "MixtureModels", dependencies: ["MixtureCore", "MixtureFormats"], swiftSettings: kernelFlags),
         .target(name: "MixtureEmbeddings", dependencies: ["MixtureCore", "MixtureFormats", "MixtureTokenizers"],
                 swiftSettings: kernelFlags),
         // Merging is element-wise work over every weight: optimised in debug builds too.
-        .target(name: "MixtureMerge", dependencies: ["CMixtureSupport", "MixtureCore", "MixtureFormats", .product(name: "Yams", package: "Yams")],
+        .target(name: "MixtureMerge", dependencies: ["MixtureCore", "MixtureFormats", .product(name: "Yams", package: "Yams")],
                 swiftSettings: kernelFlags + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Every parser of untrusted input as a function of bytes, and the libFuzzer / replay binary over them.
         .target(name: "MixtureFuzz", dependencies: ["MixtureCore", "MixtureFormats", "MixtureTokenizers", "MixtureModels",

@@ -25,7 +25,8 @@ public enum GGUFValue: Equatable, Sendable {
 
     public var number: Double? {
         switch self {
-        case .float32(let v): return Double(v)
+        // The shortest decimal that reads back as the same Float (1e-05 rather than 9.99999974e-06).
+        case .float32(let v): return Double("\(v)") ?? Double(v)
         case .float64(let v): return v
         default: return integer.map(Double.init)
         }

@@ -23,18 +23,23 @@ public struct SafeTensorsWriter {
         public init(name: String, floats: [Float], shape: [Int], dtype: DType = .float32) {
             precondition(floats.count == shape.reduce(1, *), "\(name): \(floats.count) values for shape \(shape)")
             self.init(name: name, dtype: SafeTensorsDType(rawValue: dtype.rawValue)!, shape: shape) { buffer in
-                switch dtype {
-                case .float32:
-                    for (i, v) in floats.enumerated() { buffer.storeBytes(of: v, toByteOffset: i * 4, as: Float.self) }
-                case .bfloat16:
-                    for (i, v) in floats.enumerated() { buffer.storeBytes(of: ScalarConversion.bfloat16Bits(from: v), toByteOffset: i * 2, as: UInt16.self) }
-                case .float16:
-                    for (i, v) in floats.enumerated() { buffer.storeBytes(of: ScalarConversion.float16Bits(from: v), toByteOffset: i * 2, as: UInt16.self) }
-                }
+                SafeTensorsWriter.store(floats, as: dtype, into: buffer)
             }
         }
 
         public var byteCount: Int { shape.reduce(1, *) * dtype.byteSize }
+    }
+
+    /// Floats written as `dtype` (rounded to nearest even for F16 and BF16).
+    public static func store(_ floats: [Float], as dtype: DType, into buffer: UnsafeMutableRawBufferPointer) {
+        switch dtype {
+        case .float32:
+            for (i, v) in floats.enumerated() { buffer.storeBytes(of: v, toByteOffset: i * 4, as: Float.self) }
+        case .bfloat16:
+            for (i, v) in floats.enumerated() { buffer.storeBytes(of: ScalarConversion.bfloat16Bits(from: v), toByteOffset: i * 2, as: UInt16.self) }
+        case .float16:
+            for (i, v) in floats.enumerated() { buffer.storeBytes(of: ScalarConversion.float16Bits(from: v), toByteOffset: i * 2, as: UInt16.self) }
+        }
     }
 
     /// The header JSON (keys sorted, as the reference library writes them), padded with spaces to a

@@ -107,6 +107,11 @@ final class KillSafetyTests: XCTestCase {
         }, trials: 12)
     }
 
+    func testConvertKilledAtAnyMomentLeavesThePreviousOrTheCompleteOutput() throws {
+        let file = CLI.fixtures.appendingPathComponent("gguf/models/olmoe.gguf").path
+        try checkKills("convert", arguments: { ["convert", file, $0, "--dtype", "f32"] }, trials: 12)
+    }
+
     func testExtractLoRAKilledAtAnyMomentLeavesThePreviousOrTheCompleteOutput() throws {
         let lora = CLI.fixtures.appendingPathComponent("lora")
         try checkKills("extract-lora", arguments: {

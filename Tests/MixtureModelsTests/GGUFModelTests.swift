@@ -49,6 +49,39 @@ final class GGUFModelTests: XCTestCase {
         }
     }
 
+    // `mixture convert`: F32 GGUF → folder gives back the original folder's tensors bit for bit,
+    // under the same names (so the q/k rows are back in transformers' order).
+    func testConvertingBackGivesTheOriginalTensorsBitForBit() throws {
+        for name in ["qwen2", "qwen3", "mixtral", "olmoe"] {
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("mixture-convert-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: out) }
+            let summary = try GGUFConversion.convert(GGUFFile(path: gguf(name).path), to: out, dtype: .float32)
+            let converted = try SafeTensorsFile(path: out.appendingPathComponent("model.safetensors").path)
+            let original = try SafeTensorsFile(path: Fixtures.engine(name).appendingPathComponent("model.safetensors").path)
+            XCTAssertEqual(Set(converted.tensors.keys), Set(original.tensors.keys), name)
+            XCTAssertEqual(summary.tensors, original.tensors.count, name)
+            for tensorName in original.tensors.keys {
+                let a = try converted.tensor(tensorName)!, b = try original.tensor(tensorName)!
+                XCTAssertEqual(a.info.shape, b.info.shape, "\(name) \(tensorName)")
+                XCTAssertEqual(try a.floats().map(\.bitPattern), try b.floats().map(\.bitPattern), "\(name) \(tensorName)")
+            }
+            let golden = try Golden.load(name)
+            let model = try TransformerModel.load(from: out)
+            let logits = try model.forward(golden.input_ids, cache: model.makeCache(), logits: .all)
+            for (position, (row, expected)) in zip(logits, golden.logits).enumerated() {
+                assertClose(row, expected, relative: GoldenParityTests.tolerance, "\(name) converted, position \(position)")
+            }
+        }
+    }
+
+    func testConvertRefusesRopeFrequencyFactorsItCannotWriteExactly() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("mixture-convert-\(UUID().uuidString)")
+        XCTAssertThrowsError(try GGUFConversion.convert(GGUFFile(path: gguf("llama").path), to: out)) { error in
+            XCTAssertTrue("\(error)".contains("rope_freqs.weight"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "nothing written")
+    }
+
     func testUnknownArchitectureListsTheSupportedOnes() throws {
         var bytes = try [UInt8](Data(contentsOf: gguf("qwen2")))
         // "qwen2" → "qwen9" in general.architecture's value.

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import MixtureMerge
+@testable import MixtureFormats
 
 /// What a killed writer leaves behind is cleared, or put back, by the next writer of that output.
 final class OutputFolderTests: XCTestCase {

@@ -6,13 +6,13 @@ import MixtureCore
 /// a kill at any moment leaves either the previous output or the complete new one at `url`, never
 /// a partial one. A kill leaves at most a hidden `.NAME.partial-PID` beside it, which the next write
 /// to the same output removes.
-struct OutputFolder {
-    let url: URL
+public struct OutputFolder {
+    public let url: URL
     let temporary: URL
     let force: Bool
 
     /// Refuses an output that is an input, or that exists and is not empty (unless `force`).
-    static func check(_ url: URL, force: Bool, inputs: [URL]) throws {
+    public static func check(_ url: URL, force: Bool, inputs: [URL]) throws {
         let target = url.standardizedFileURL.resolvingSymlinksInPath().path
         for input in inputs {
             let path = input.standardizedFileURL.resolvingSymlinksInPath().path
@@ -32,7 +32,7 @@ struct OutputFolder {
         }
     }
 
-    init(_ url: URL, force: Bool) throws {
+    public init(_ url: URL, force: Bool) throws {
         self.url = url
         self.force = force
         let parent = url.deletingLastPathComponent()
@@ -68,7 +68,7 @@ struct OutputFolder {
     }
 
     /// Runs `body` with the temporary folder, then moves it into place; removes it on failure.
-    func write(_ body: (URL) throws -> Void) throws {
+    public func write(_ body: (URL) throws -> Void) throws {
         let fm = FileManager.default
         do {
             if fm.fileExists(atPath: temporary.path) { try fm.removeItem(at: temporary) }
@@ -109,6 +109,6 @@ struct OutputFolder {
 }
 
 /// JSON as the model-folder files are written: pretty, sorted keys, slashes unescaped.
-func prettyJSON(_ object: Any) throws -> Data {
+public func prettyJSON(_ object: Any) throws -> Data {
     try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
 }
