@@ -6,7 +6,8 @@ bytes, with the F16 scale fields set to finite values so that every output is a 
 metadata of every GGUF value type, nested arrays included. dequantized.safetensors: gguf-py's
 `gguf.quants.dequantize` of each tensor, as F32 (the expected values, bit for bit). metadata.json:
 the metadata as gguf-py's GGUFReader reads it back, with value types. Also writes the GGUF fuzz
-seeds (Fuzz/seeds/gguf): three small files from the same writer.
+seeds (Fuzz/seeds/gguf): three small files from the same writer, and two vocabulary-only files
+with a tokenizer (gpt2 byte-level BPE and llama SentencePiece) for the tokenizer in the metadata.
 
 Re-run from the repository root (gguf 0.19.0, numpy, safetensors):
     /tmp/mixture-refenv/bin/python Scripts/gen_gguf_fixtures.py
@@ -138,6 +139,35 @@ def write_fuzz_seeds():
         writer.close()
 
 
+def write_tokenizer_seeds():
+    out = os.path.join(ROOT, "Fuzz", "seeds", "gguf")
+    os.makedirs(out, exist_ok=True)
+    # gpt2: the byte alphabet's printable part plus a few merges; one control token.
+    writer = gguf.GGUFWriter(os.path.join(out, "tokenizer-gpt2.gguf"), "llama")
+    tokens = ["<|endoftext|>", "H", "e", "l", "o", "Ġ", "w", "r", "d", "He", "ll", "Hell", "Hello", "Ġw", "or", "Ġwor", "ld"]
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("llama-bpe")
+    writer.add_token_list(tokens)
+    writer.add_token_types([3] + [1] * (len(tokens) - 1))
+    writer.add_token_merges(["H e", "l l", "He ll", "Hell o", "Ġ w", "o r", "Ġw or", "l d"])
+    writer.add_bos_token_id(0)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.close()
+    # llama: scores decide the merges; byte tokens for the rest.
+    writer = gguf.GGUFWriter(os.path.join(out, "tokenizer-llama.gguf"), "llama")
+    tokens = ["<unk>", "<s>", "</s>"] + ["<0x%02X>" % b for b in range(256)] + ["▁", "H", "e", "l", "o", "▁H", "ll", "▁Hell", "▁Hello"]
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(tokens)
+    writer.add_token_scores([0.0] * 259 + [-1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, -8.0, -9.0])
+    writer.add_token_types([2, 3, 3] + [6] * 256 + [1] * 9)
+    writer.add_add_space_prefix(True)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.close()
+
+
 if __name__ == "__main__":
     main()
     write_fuzz_seeds()
+    write_tokenizer_seeds()

@@ -11,10 +11,10 @@ log=$(mktemp)
 swift test --disable-swift-testing 2>&1 | tee "$log" | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Write|Emitting)|^Test Case .* (started|passed)'
 status=${PIPESTATUS[0]}
 # One plain closing line for readers of the log: the totals of the last XCTest summary.
-summary=$(grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$log" | tail -1)
+summary=$(grep -E 'Executed [0-9]+ tests?, with ' "$log" | tail -1)
 executed=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
-failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
-skipped=$(grep -cE "Test Case .* skipped" "$log")
+failed=$(echo "$summary" | sed -E 's/.* ([0-9]+) failures?.*/\1/')
+skipped=$(echo "$summary" | grep -oE 'with [0-9]+ tests? skipped' | grep -oE '[0-9]+' || echo 0)
 rm -f "$log"
 if [ -n "$summary" ]; then
   echo "tests: $((executed - failed - skipped)) passed, $failed failed, $skipped skipped"

@@ -92,6 +92,15 @@ public final class GGUFFile: @unchecked Sendable {
         public let dataStart: Int
     }
 
+    /// A regular file that starts with the GGUF magic.
+    public static func hasMagic(_ url: URL) -> Bool {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue,
+              let handle = FileHandle(forReadingAtPath: url.path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: 4)) == Data("GGUF".utf8)
+    }
+
     public func tensor(_ name: String) -> GGUFTensorInfo? {
         header.tensorIndex[name].map { header.tensors[$0] }
     }
@@ -202,7 +211,9 @@ public final class GGUFFile: @unchecked Sendable {
         let (dataStart, overflow) = reader.position.addingReportingOverflow(alignment - 1)
         guard !overflow else { throw fail("header is impossibly large") }
         let alignedStart = dataStart / alignment * alignment
-        guard alignedStart <= bytes.count else {
+        // A file without tensors (a vocabulary-only GGUF) may end before the padding: llama.cpp
+        // seeks past the end and reads nothing there.
+        guard alignedStart <= bytes.count || pending.isEmpty else {
             throw fail("file is truncated: the tensor data would start at byte \(alignedStart), past the end (\(bytes.count) bytes)")
         }
         // Tensors are laid out in order, each at the aligned end of the one before (llama.cpp's rule).

@@ -84,7 +84,8 @@ public enum FuzzTargets {
         expectingErrors { _ = try LoRA.AdapterConfig(data: data, url: URL(fileURLWithPath: "adapter_config.json")) }
     }
 
-    /// A whole GGUF file: header, metadata, tensor infos; then every accepted tensor is dequantized.
+    /// A whole GGUF file: header, metadata, tensor infos; then every accepted tensor is dequantized and
+    /// the tokenizer in the metadata (if any) is built and run.
     public static func gguf(_ bytes: UnsafeRawBufferPointer) {
         expectingErrors {
             let header = try GGUFFile.parse(bytes, path: "fuzz.gguf")
@@ -96,6 +97,12 @@ public enum FuzzTargets {
                 // Dequantize at most the first 64k elements: enough to touch every block layout.
                 let blocks = min(tensor.byteCount / blockBytes, (1 << 16) / perBlock)
                 tensor.type.dequantize(bytes.baseAddress! + tensor.offset, count: blocks * perBlock, into: scratch)
+            }
+            // The tokenizer in the metadata, when there is one: built, then run both ways.
+            if header.metadata["tokenizer.ggml.model"] != nil {
+                let tokenizer = try GGUFTokenizer.load(metadata: header.metadata, path: "fuzz.gguf")
+                let ids = try tokenizer.encode("Hello wörld 123 <s>\n\t🦙!")
+                _ = tokenizer.decode(ids + [0, 1, 2, 3])
             }
         }
     }

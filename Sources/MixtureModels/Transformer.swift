@@ -58,13 +58,7 @@ public final class TransformerModel: @unchecked Sendable {
     }
 
     /// A regular file that starts with the GGUF magic.
-    public static func isGGUF(_ url: URL) -> Bool {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue,
-              let handle = FileHandle(forReadingAtPath: url.path) else { return false }
-        defer { try? handle.close() }
-        return (try? handle.read(upToCount: 4)) == Data("GGUF".utf8)
-    }
+    public static func isGGUF(_ url: URL) -> Bool { GGUFFile.hasMagic(url) }
 
     public func makeCache(capacity: Int = 256) -> KVCache {
         KVCache(layerCount: architecture.layerCount, width: architecture.keyValueHeadCount * architecture.headDimension,

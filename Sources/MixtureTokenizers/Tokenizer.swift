@@ -1,4 +1,5 @@
 import Foundation
+import MixtureFormats
 
 /// A Hugging Face `tokenizer.json` pipeline: added tokens → normalizer → pre-tokenizer → model →
 /// post-processor, and the decoder for the way back. Encoding is token-for-token identical to the
@@ -30,11 +31,15 @@ public final class Tokenizer: @unchecked Sendable {
     public var padTokenID: Int? { padToken.flatMap(tokenID) }
 
     /// Loads `tokenizer.json` from a file, or from a model folder that holds it; a
-    /// `tokenizer_config.json` beside it supplies the named special tokens.
+    /// `tokenizer_config.json` beside it supplies the named special tokens. A GGUF file gives the
+    /// tokenizer in its metadata (see `GGUFTokenizer`).
     public static func load(from url: URL) throws -> Tokenizer {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
             throw TokenizerError.fileNotFound(url.path)
+        }
+        if !isDirectory.boolValue, GGUFFile.hasMagic(url) {
+            return try GGUFTokenizer.load(GGUFFile(path: url.path))
         }
         let tokenizerURL = isDirectory.boolValue ? url.appendingPathComponent("tokenizer.json") : url
         guard FileManager.default.fileExists(atPath: tokenizerURL.path) else {
@@ -60,46 +65,51 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     /// Builds a tokenizer from the contents of tokenizer.json (and optionally tokenizer_config.json).
-    public init(tokenizerJSON: Data, tokenizerConfigJSON: Data? = nil, fileName: String = "tokenizer.json",
-                configFileName: String = "tokenizer_config.json") throws {
+    public convenience init(tokenizerJSON: Data, tokenizerConfigJSON: Data? = nil, fileName: String = "tokenizer.json",
+                            configFileName: String = "tokenizer_config.json") throws {
         let json = try JSONObject.parse(data: tokenizerJSON, file: fileName)
-        normalizer = try json.object("normalizer").map(Normalizers.parse)
-        preTokenizer = try json.object("pre_tokenizer").map(PreTokenizers.parse)
-        model = try TokenizerModels.parse(try json.requiredObject("model"))
-        postProcessor = try json.object("post_processor").map(PostProcessors.parse)
-        decoder = try json.object("decoder").map(Decoders.parse)
+        let normalizer = try json.object("normalizer").map(Normalizers.parse)
         let added = json.has("added_tokens") ? try json.objects("added_tokens").map(AddedToken.init) : []
-        addedVocabulary = AddedVocabulary(tokens: added, normalizer: normalizer)
-        truncation = try json.object("truncation").map(Truncation.init)
-        padding = try json.object("padding").map(Padding.init)
-
+        var special: [String?] = [nil, nil, nil, nil]
         if let tokenizerConfigJSON {
             let config = try JSONObject.parse(data: tokenizerConfigJSON, file: configFileName)
-            bosToken = try Tokenizer.specialTokenName(config, "bos_token")
-            eosToken = try Tokenizer.specialTokenName(config, "eos_token")
-            unknownToken = try Tokenizer.specialTokenName(config, "unk_token")
-            padToken = try Tokenizer.specialTokenName(config, "pad_token")
-        } else {
-            bosToken = nil
-            eosToken = nil
-            unknownToken = nil
-            padToken = nil
+            for (index, key) in ["bos_token", "eos_token", "unk_token", "pad_token"].enumerated() {
+                special[index] = try Tokenizer.specialTokenName(config, key)
+            }
         }
+        self.init(normalizer: normalizer,
+                  preTokenizer: try json.object("pre_tokenizer").map(PreTokenizers.parse),
+                  model: try TokenizerModels.parse(try json.requiredObject("model")),
+                  postProcessor: try json.object("post_processor").map(PostProcessors.parse),
+                  decoder: try json.object("decoder").map(Decoders.parse),
+                  addedVocabulary: AddedVocabulary(tokens: added, normalizer: normalizer),
+                  truncation: try json.object("truncation").map(Truncation.init),
+                  padding: try json.object("padding").map(Padding.init),
+                  bosToken: special[0], eosToken: special[1], unknownToken: special[2], padToken: special[3])
     }
 
-    private init(copying other: Tokenizer, truncation: Truncation?, padding: Padding?) {
-        normalizer = other.normalizer
-        preTokenizer = other.preTokenizer
-        model = other.model
-        postProcessor = other.postProcessor
-        decoder = other.decoder
-        addedVocabulary = other.addedVocabulary
+    init(normalizer: Normalizer?, preTokenizer: PreTokenizer?, model: TokenizerModel, postProcessor: PostProcessor?,
+         decoder: TokenDecoder?, addedVocabulary: AddedVocabulary, truncation: Truncation?, padding: Padding?,
+         bosToken: String?, eosToken: String?, unknownToken: String?, padToken: String?) {
+        self.normalizer = normalizer
+        self.preTokenizer = preTokenizer
+        self.model = model
+        self.postProcessor = postProcessor
+        self.decoder = decoder
+        self.addedVocabulary = addedVocabulary
         self.truncation = truncation
         self.padding = padding
-        bosToken = other.bosToken
-        eosToken = other.eosToken
-        unknownToken = other.unknownToken
-        padToken = other.padToken
+        self.bosToken = bosToken
+        self.eosToken = eosToken
+        self.unknownToken = unknownToken
+        self.padToken = padToken
+    }
+
+    private convenience init(copying other: Tokenizer, truncation: Truncation?, padding: Padding?) {
+        self.init(normalizer: other.normalizer, preTokenizer: other.preTokenizer, model: other.model,
+                  postProcessor: other.postProcessor, decoder: other.decoder, addedVocabulary: other.addedVocabulary,
+                  truncation: truncation, padding: padding, bosToken: other.bosToken, eosToken: other.eosToken,
+                  unknownToken: other.unknownToken, padToken: other.padToken)
     }
 
     /// The same tokenizer without the `truncation` and `padding` of its tokenizer.json (as the

@@ -64,9 +64,6 @@ struct Generate: ParsableCommand {
         var tok: Tokenizer?
         let promptIDs: [Int]
         if let text = prompt {
-            if tokenizer == nil && TransformerModel.isGGUF(options.url) {
-                throw MixtureError.invalidArgument("\(options.model): the tokenizer inside a GGUF file cannot be read yet; pass --tokenizer tokenizer.json, or the prompt as --ids")
-            }
             let location = URL(fileURLWithPath: tokenizer ?? options.model)
             let loaded = try Tokenizer.load(from: location)
             tok = loaded

@@ -21,7 +21,7 @@ struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Encode text: JSON Lines of strings on stdin, JSON Lines of id arrays on stdout.")
 
-    @Option(help: "tokenizer.json, or a folder holding it (and tokenizer_config.json).")
+    @Option(help: "tokenizer.json, a folder holding it (and tokenizer_config.json), or a GGUF file (its tokenizer.ggml.* metadata).")
     var tokenizer: String
 
     @Flag(name: .customLong("no-special-tokens"), help: "Do not add special tokens (BOS, [CLS]/[SEP], ...).")
@@ -55,7 +55,7 @@ struct Detokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decode ids: JSON Lines of id arrays on stdin, JSON Lines of strings on stdout.")
 
-    @Option(help: "tokenizer.json, or a folder holding it.")
+    @Option(help: "tokenizer.json, a folder holding it, or a GGUF file.")
     var tokenizer: String
 
     @Flag(name: .customLong("keep-special-tokens"), help: "Keep special tokens in the text (default: skip them).")

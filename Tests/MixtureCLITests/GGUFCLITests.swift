@@ -32,4 +32,18 @@ final class GGUFCLITests: XCTestCase {
         XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
         XCTAssertTrue(result.stderr.contains("--tokenizer"), result.stderr)
     }
+
+    // The tokenizer inside a GGUF file: llama.cpp's ids (llama-spm's .out) with the BOS its
+    // metadata asks for, and back to the text.
+    func testTokenizeAndDetokenizeWithTheTokenizerInsideAGGUFFile() throws {
+        let vocab = CLI.fixtures.appendingPathComponent("gguf/vocab/ggml-vocab-llama-spm.gguf").path
+        let encoded = try CLI.run(["tokenize", "--tokenizer", vocab], stdin: "\"Hello world\"\n\" this is 🦙.cpp\"\n")
+        XCTAssertEqual(encoded.status, 0, encoded.stderr)
+        XCTAssertEqual(encoded.stdout, "[1,15043,3186]\n[1,29871,445,338,29871,243,162,169,156,29889,8223]\n")
+        let plain = try CLI.run(["tokenize", "--tokenizer", vocab, "--no-special-tokens"], stdin: "\"Hello world\"\n")
+        XCTAssertEqual(plain.stdout, "[15043,3186]\n")
+        let decoded = try CLI.run(["detokenize", "--tokenizer", vocab], stdin: "[1,29871,445,338,29871,243,162,169,156,29889,8223]\n")
+        XCTAssertEqual(decoded.status, 0, decoded.stderr)
+        XCTAssertEqual(decoded.stdout, "\" this is 🦙.cpp\"\n")
+    }
 }

@@ -17,14 +17,9 @@ final class BPEModel: TokenizerModel {
     private let byteIDs: [Int?]
     private let cache = WordCache()
 
-    init(json: JSONObject) throws {
-        (vocabulary, tokens) = try TokenizerModels.parseVocabulary(json)
-        unknownToken = try json.string("unk_token")
-        continuingSubwordPrefix = try json.string("continuing_subword_prefix")
-        endOfWordSuffix = try json.string("end_of_word_suffix")
-        fuseUnknown = try json.bool("fuse_unk", default: false)
-        byteFallback = try json.bool("byte_fallback", default: false)
-        ignoreMerges = try json.bool("ignore_merges", default: false)
+    convenience init(json: JSONObject) throws {
+        let (vocabulary, tokens) = try TokenizerModels.parseVocabulary(json)
+        let continuingSubwordPrefix = try json.string("continuing_subword_prefix")
         if let dropout = try json.double("dropout"), dropout > 0 {
             throw json.error("dropout", "BPE dropout is random at encode time and not supported")
         }
@@ -56,7 +51,29 @@ final class BPEModel: TokenizerModel {
             }
             merges[UInt64(leftID) << 32 | UInt64(rightID)] = UInt64(rank) << 32 | UInt64(mergedID)
         }
+        self.init(vocabulary: vocabulary, tokens: tokens, merges: merges,
+                  unknownToken: try json.string("unk_token"),
+                  continuingSubwordPrefix: continuingSubwordPrefix,
+                  endOfWordSuffix: try json.string("end_of_word_suffix"),
+                  fuseUnknown: try json.bool("fuse_unk", default: false),
+                  byteFallback: try json.bool("byte_fallback", default: false),
+                  ignoreMerges: try json.bool("ignore_merges", default: false))
+    }
+
+    /// `merges` maps (left id << 32 | right id) to (rank << 32 | merged id); equal ranks are allowed
+    /// (the leftmost pair goes first among them).
+    init(vocabulary: [TokenKey: Int], tokens: TokensByID, merges: [UInt64: UInt64], unknownToken: String?,
+         continuingSubwordPrefix: String? = nil, endOfWordSuffix: String? = nil,
+         fuseUnknown: Bool, byteFallback: Bool, ignoreMerges: Bool) {
+        self.vocabulary = vocabulary
+        self.tokens = tokens
         self.merges = merges
+        self.unknownToken = unknownToken
+        self.continuingSubwordPrefix = continuingSubwordPrefix
+        self.endOfWordSuffix = endOfWordSuffix
+        self.fuseUnknown = fuseUnknown
+        self.byteFallback = byteFallback
+        self.ignoreMerges = ignoreMerges
 
         var scalarIDs = [UInt32: Int]()
         for (token, id) in vocabulary {

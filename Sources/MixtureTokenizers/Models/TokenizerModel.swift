@@ -76,6 +76,12 @@ struct TokensByID {
         }
     }
 
+    /// Token strings indexed by id (as a GGUF vocabulary stores them), duplicates included.
+    init(dense: [String?]) {
+        self.dense = dense
+        sparse = [:]
+    }
+
     subscript(id: Int) -> String? {
         if id >= 0 && id < dense.count { return dense[id] }
         return sparse[id]

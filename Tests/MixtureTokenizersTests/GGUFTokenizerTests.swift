@@ -1,0 +1,87 @@
+import XCTest
+import MixtureFormats
+@testable import MixtureTokenizers
+
+/// The tokenizer inside a GGUF file against llama.cpp's own expectations: the `ggml-vocab-*.gguf`
+/// files of llama.cpp's `models/` folder and their `.inp`/`.out` pairs, which llama.cpp's
+/// test-tokenizer-0 checks its tokenizer against (add_special false, parse_special false).
+/// Tests/Fixtures/gguf/vocab holds the small ones (copied by Scripts/gen_gguf_vocab_fixtures.sh);
+/// MIXTURE_LLAMACPP_MODELS=…/llama.cpp/models runs every pair found there as well.
+final class GGUFTokenizerTests: XCTestCase {
+    static let committed = Fixtures.tokenizers.deletingLastPathComponent().appendingPathComponent("gguf/vocab")
+
+    /// `.inp` holds the texts separated by "\n__ggml_vocab_test__\n"; `.out` one line of ids per text.
+    static func cases(_ gguf: URL) throws -> [(text: String, ids: [Int])] {
+        let input = try Data(contentsOf: URL(fileURLWithPath: gguf.path + ".inp"))
+        let output = try String(contentsOf: URL(fileURLWithPath: gguf.path + ".out"), encoding: .utf8)
+        let separator = Array("\n__ggml_vocab_test__\n".utf8)
+        var texts: [String] = []
+        let bytes = [UInt8](input)
+        var start = 0
+        var index = 0
+        while index + separator.count <= bytes.count {
+            if bytes[index..<index + separator.count].elementsEqual(separator) {
+                texts.append(String(decoding: bytes[start..<index], as: UTF8.self))
+                index += separator.count
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        if start < bytes.count { texts.append(String(decoding: bytes[start...], as: UTF8.self)) }
+        var lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        XCTAssertEqual(texts.count, lines.count, gguf.lastPathComponent)
+        return zip(texts, lines).map { text, line in
+            (text, line.split(separator: " ").compactMap { Int($0) })
+        }
+    }
+
+    /// (passed, total) for one vocabulary file.
+    func check(_ gguf: URL, report: Bool) throws -> (Int, Int) {
+        let tokenizer = try GGUFTokenizer.load(GGUFFile(path: gguf.path), parseSpecial: false)
+        var passed = 0
+        let cases = try Self.cases(gguf)
+        for (text, expected) in cases {
+            let ids = try tokenizer.encode(text, addSpecialTokens: false)
+            if ids == expected {
+                passed += 1
+                // Byte-level and byte-fallback vocabularies are lossless: the ids decode to the text.
+                if report { XCTAssertEqual(tokenizer.decode(ids), text, "\(gguf.lastPathComponent) round trip") }
+            } else if report {
+                XCTFail("\(gguf.lastPathComponent): \(text.debugDescription) gives \(ids), llama.cpp \(expected)")
+            }
+        }
+        return (passed, cases.count)
+    }
+
+    func vocabularies(in folder: URL) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { $0.hasSuffix(".gguf") && names.contains($0 + ".out") }.sorted()
+            .map { folder.appendingPathComponent($0) }
+    }
+
+    func testCommittedVocabulariesMatchLlamaCpp() throws {
+        let files = vocabularies(in: Self.committed)
+        XCTAssertFalse(files.isEmpty, "no vocabularies in \(Self.committed.path)")
+        for file in files {
+            let (passed, total) = try check(file, report: true)
+            XCTAssertGreaterThan(total, 10, file.lastPathComponent)
+            print("\(file.lastPathComponent): \(passed)/\(total) as llama.cpp")
+        }
+    }
+
+    func testEveryLlamaCppVocabularyWhenAvailable() throws {
+        guard let folder = ProcessInfo.processInfo.environment["MIXTURE_LLAMACPP_MODELS"] else {
+            throw XCTSkip("set MIXTURE_LLAMACPP_MODELS to llama.cpp's models/ folder to check every ggml-vocab file")
+        }
+        for file in vocabularies(in: URL(fileURLWithPath: folder)) {
+            do {
+                let (passed, total) = try check(file, report: ProcessInfo.processInfo.environment["MIXTURE_REPORT"] != nil)
+                print("\(file.lastPathComponent): \(passed)/\(total) as llama.cpp")
+            } catch {
+                print("\(file.lastPathComponent): not loaded: \(error)")
+            }
+        }
+    }
+}
