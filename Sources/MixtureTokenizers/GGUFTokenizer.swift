@@ -12,6 +12,9 @@ import MixtureFormats
 /// - `llama`: SentencePiece BPE as llama.cpp runs it: spaces become `▁`, a `▁` goes in front when
 ///   `add_space_prefix` (default true) and the highest-scoring adjacent pair whose concatenation is
 ///   a token merges first (leftmost on ties); characters outside the vocabulary become `<0xXX>`.
+/// - `bert`: WordPiece (greedy longest match, a word with no full match is `[UNK]`) after BERT's
+///   clean-up, CJK isolation, accent stripping and lowercasing (`tokenizer.ggml.normalizer.*`,
+///   both on by default), `[CLS] … [SEP]`.
 ///
 /// Tokens of type CONTROL, USER_DEFINED and UNKNOWN are matched in the text before the model runs
 /// (CONTROL and UNKNOWN only with `parseSpecial`, as llama.cpp's `parse_special`); BOS/EOS are
@@ -125,11 +128,13 @@ public enum GGUFTokenizer {
         let normalizer: Normalizer?
         let preTokenizer: PreTokenizer?
         let decoder: TokenDecoder
-        let bpe: BPEModel
+        let tokenModel: TokenizerModel
         var defaultBOS: Int?
         var defaultEOS: Int?
         var defaultUnknown: Int?
         var addBOSDefault: Bool
+        var addSEPDefault = false
+        var defaultSEP: Int?
         func object(_ storage: [String: Any]) -> JSONObject { JSONObject(file: path, path: "", storage: storage) }
 
         switch model {
@@ -155,7 +160,7 @@ public enum GGUFTokenizer {
                 let key = UInt64(leftID) << 32 | UInt64(rightID)
                 if merges[key] == nil { merges[key] = UInt64(rank) << 32 | UInt64(mergedID) }
             }
-            bpe = BPEModel(vocabulary: vocabulary, tokens: byID, merges: merges, unknownToken: nil,
+            tokenModel = BPEModel(vocabulary: vocabulary, tokens: byID, merges: merges, unknownToken: nil,
                            fuseUnknown: false, byteFallback: false, ignoreMerges: split.ignoreMerges)
             normalizer = nil
             var stages: [[String: Any]] = split.regexes.map {
@@ -176,7 +181,7 @@ public enum GGUFTokenizer {
                 guard let score = value.number else { throw fail("tokenizer.ggml.scores", "item \(id) is not a number") }
                 scores[id] = Float(score)
             }
-            bpe = BPEModel(vocabulary: vocabulary, tokens: byID, merges: sentencePieceMerges(tokens, scores, vocabulary),
+            tokenModel = BPEModel(vocabulary: vocabulary, tokens: byID, merges: sentencePieceMerges(tokens, scores, vocabulary),
                            unknownToken: nil, fuseUnknown: false, byteFallback: true, ignoreMerges: false)
             let addSpacePrefix = try flag("tokenizer.ggml.add_space_prefix", true)
             var steps: [[String: Any]] = []
@@ -192,8 +197,42 @@ public enum GGUFTokenizer {
             defaultEOS = 2
             defaultUnknown = 0
             addBOSDefault = true
+        case "bert":
+            // llama.cpp's converter stores a word-initial piece as "▁piece" and a continuation
+            // without "##"; WordPiece gets its usual spelling back ([…] tokens stay as they are).
+            var wordPiece = [TokenKey: Int](minimumCapacity: tokens.count)
+            var spelled = [String?](repeating: nil, count: tokens.count)
+            for (id, token) in tokens.enumerated() {
+                let name: String
+                if token.hasPrefix("\u{2581}") {
+                    name = String(token.unicodeScalars.dropFirst().map(Character.init))
+                } else if token.hasPrefix("[") && token.hasSuffix("]") || types[id] == .control || types[id] == .unknown {
+                    name = token
+                } else {
+                    name = "##" + token
+                }
+                wordPiece[TokenKey(name)] = id
+                spelled[id] = name
+            }
+            let unknownID = try metadata["tokenizer.ggml.unknown_token_id"] == nil ? (100 < tokens.count ? 100 : nil)
+                : tokenID("tokenizer.ggml.unknown_token_id")
+            tokenModel = WordPieceModel(vocabulary: wordPiece, tokens: TokensByID(dense: spelled),
+                                        unknownToken: unknownID.flatMap { spelled[$0] } ?? "[UNK]",
+                                        continuingSubwordPrefix: "##", maxInputCharsPerWord: Int.max)
+            let lowercase = try flag("tokenizer.ggml.normalizer.lowercase", true)
+            let stripAccents = try flag("tokenizer.ggml.normalizer.strip_accents", lowercase)
+            normalizer = try Normalizers.parse(object(["type": "BertNormalizer", "clean_text": true,
+                                                       "handle_chinese_chars": true, "strip_accents": stripAccents,
+                                                       "lowercase": lowercase]))
+            preTokenizer = try PreTokenizers.parse(object(["type": "BertPreTokenizer"]))
+            decoder = try Decoders.parse(object(["type": "WordPiece", "prefix": "##", "cleanup": true]))
+            defaultBOS = 101
+            defaultUnknown = 100
+            defaultSEP = 102
+            addBOSDefault = true
+            addSEPDefault = true
         default:
-            throw TokenizerError("\(path): unsupported 'tokenizer.ggml.model' \(model.debugDescription) (supported: gpt2, llama)")
+            throw TokenizerError("\(path): unsupported 'tokenizer.ggml.model' \(model.debugDescription) (supported: gpt2, llama, bert)")
         }
 
         let bos = try metadata["tokenizer.ggml.bos_token_id"] == nil ? defaultBOS.flatMap { $0 < tokens.count ? $0 : nil }
@@ -205,6 +244,9 @@ public enum GGUFTokenizer {
         let pad = try tokenID("tokenizer.ggml.padding_token_id")
         let addBOS = try flag("tokenizer.ggml.add_bos_token", addBOSDefault)
         let addEOS = try flag("tokenizer.ggml.add_eos_token", false)
+        let sep = try metadata["tokenizer.ggml.seperator_token_id"] == nil ? defaultSEP.flatMap { $0 < tokens.count ? $0 : nil }
+            : tokenID("tokenizer.ggml.seperator_token_id")
+        let addSEP = try flag("tokenizer.ggml.add_sep_token", addSEPDefault)
 
         var added: [AddedToken] = []
         for (id, type) in types.enumerated() {
@@ -219,8 +261,8 @@ public enum GGUFTokenizer {
                                                       "normalized": false])))
         }
         let post = BOSEOSProcessing(prefix: addBOS ? bos.map { [$0] } ?? [] : [],
-                                    suffix: addEOS ? eos.map { [$0] } ?? [] : [])
-        return Tokenizer(normalizer: normalizer, preTokenizer: preTokenizer, model: bpe,
+                                    suffix: (addEOS ? eos.map { [$0] } ?? [] : []) + (addSEP ? sep.map { [$0] } ?? [] : []))
+        return Tokenizer(normalizer: normalizer, preTokenizer: preTokenizer, model: tokenModel,
                          postProcessor: post.addedTokenCount > 0 ? post : nil, decoder: decoder,
                          addedVocabulary: AddedVocabulary(tokens: added, normalizer: normalizer),
                          truncation: nil, padding: nil,

@@ -12,11 +12,20 @@ final class WordPieceModel: TokenizerModel {
     /// Tokens starting with the prefix, prefix removed, for matches inside a word.
     private let continuationTrie: ScalarTrie
 
-    init(json: JSONObject) throws {
-        (vocabulary, tokens) = try TokenizerModels.parseVocabulary(json)
-        unknownToken = try json.string("unk_token") ?? "[UNK]"
-        continuingSubwordPrefix = try json.string("continuing_subword_prefix") ?? "##"
-        maxInputCharsPerWord = try json.int("max_input_chars_per_word") ?? 100
+    convenience init(json: JSONObject) throws {
+        let (vocabulary, tokens) = try TokenizerModels.parseVocabulary(json)
+        self.init(vocabulary: vocabulary, tokens: tokens, unknownToken: try json.string("unk_token") ?? "[UNK]",
+                  continuingSubwordPrefix: try json.string("continuing_subword_prefix") ?? "##",
+                  maxInputCharsPerWord: try json.int("max_input_chars_per_word") ?? 100)
+    }
+
+    init(vocabulary: [TokenKey: Int], tokens: TokensByID, unknownToken: String, continuingSubwordPrefix: String,
+         maxInputCharsPerWord: Int) {
+        self.vocabulary = vocabulary
+        self.tokens = tokens
+        self.unknownToken = unknownToken
+        self.continuingSubwordPrefix = continuingSubwordPrefix
+        self.maxInputCharsPerWord = maxInputCharsPerWord
         var initialTrie = ScalarTrie()
         var continuationTrie = ScalarTrie()
         let prefix = Array(continuingSubwordPrefix.unicodeScalars)
