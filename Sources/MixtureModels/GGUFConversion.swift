@@ -16,8 +16,9 @@ public enum GGUFConversion {
                                     "qwen3": "Qwen3ForCausalLM", "qwen2_moe": "Qwen2MoeForCausalLM",
                                     "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM"]
 
+    /// `extraFiles` (name → contents, e.g. the tokenizer files) are written into the folder too.
     public static func convert(_ file: GGUFFile, to output: URL, dtype: DType = .bfloat16, force: Bool = false,
-                               progress: ((Int, Int) -> Void)? = nil) throws -> Summary {
+                               extraFiles: [String: Data] = [:], progress: ((Int, Int) -> Void)? = nil) throws -> Summary {
         let model = try TransformerModel(gguf: file)
         guard let source = model.source as? GGUFWeights else { throw MixtureError.invalidArgument("not a GGUF model") }
         if case .frequencyFactors = model.architecture.ropeScaling {
@@ -96,6 +97,9 @@ public enum GGUFConversion {
         try OutputFolder(output, force: force).write { folder in
             try SafeTensorsWriter.write(entries, metadata: ["format": "pt"], to: folder.appendingPathComponent("model.safetensors"))
             try configData.write(to: folder.appendingPathComponent("config.json"))
+            for (name, data) in extraFiles.sorted(by: { $0.key < $1.key }) {
+                try data.write(to: folder.appendingPathComponent(name))
+            }
             bytes = (try? FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent("model.safetensors").path)[.size] as? Int) ?? 0
         }
         return Summary(tensors: entries.count, bytes: bytes)

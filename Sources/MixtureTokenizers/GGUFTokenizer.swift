@@ -79,6 +79,28 @@ public enum GGUFTokenizer {
 
     /// The tokenizer of a GGUF file's metadata; `path` names the file in errors.
     public static func load(metadata: [String: GGUFValue], path: String, parseSpecial: Bool = true) throws -> Tokenizer {
+        try build(metadata: metadata, path: path, parseSpecial: parseSpecial).tokenizer
+    }
+
+    /// What tokenizer.json needs beyond the built pipeline.
+    struct Description {
+        var model: [String: Any] = [:]
+        /// Spelling of each id in the model's vocabulary.
+        var vocabulary: [String] = []
+        /// (left, right) pairs in rank order, for BPE.
+        var merges: [(String, String)] = []
+        var normalizer: [String: Any]?
+        var preTokenizer: [String: Any]?
+        var decoder: [String: Any] = [:]
+        var added: [AddedToken] = []
+        var prefix: [Int] = []
+        var suffix: [Int] = []
+        var special: [String: String] = [:]
+        var chatTemplate: String?
+    }
+
+    static func build(metadata: [String: GGUFValue], path: String, parseSpecial: Bool) throws -> (tokenizer: Tokenizer, description: Description) {
+        var description = Description()
         func fail(_ key: String, _ detail: String) -> TokenizerError {
             TokenizerError("\(path): invalid '\(key)': \(detail)")
         }
@@ -136,6 +158,8 @@ public enum GGUFTokenizer {
         var addSEPDefault = false
         var defaultSEP: Int?
         func object(_ storage: [String: Any]) -> JSONObject { JSONObject(file: path, path: "", storage: storage) }
+        var bpeMerges: [UInt64: UInt64] = [:]
+        description.vocabulary = tokens
 
         switch model {
         case "gpt2":
@@ -162,13 +186,17 @@ public enum GGUFTokenizer {
             }
             tokenModel = BPEModel(vocabulary: vocabulary, tokens: byID, merges: merges, unknownToken: nil,
                            fuseUnknown: false, byteFallback: false, ignoreMerges: split.ignoreMerges)
+            bpeMerges = merges
+            description.model = ["type": "BPE", "fuse_unk": false, "byte_fallback": false, "ignore_merges": split.ignoreMerges]
             normalizer = nil
             var stages: [[String: Any]] = split.regexes.map {
                 ["type": "Split", "pattern": ["Regex": $0], "behavior": "Isolated", "invert": false]
             }
             stages.append(["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false])
-            preTokenizer = try PreTokenizers.parse(object(["type": "Sequence", "pretokenizers": stages]))
-            decoder = try Decoders.parse(object(["type": "ByteLevel"]))
+            description.preTokenizer = ["type": "Sequence", "pretokenizers": stages]
+            description.decoder = ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true]
+            preTokenizer = try PreTokenizers.parse(object(description.preTokenizer!))
+            decoder = try Decoders.parse(object(description.decoder))
             defaultBOS = 11
             defaultEOS = 11
             addBOSDefault = split.addBOS
@@ -181,18 +209,26 @@ public enum GGUFTokenizer {
                 guard let score = value.number else { throw fail("tokenizer.ggml.scores", "item \(id) is not a number") }
                 scores[id] = Float(score)
             }
-            tokenModel = BPEModel(vocabulary: vocabulary, tokens: byID, merges: sentencePieceMerges(tokens, scores, vocabulary),
-                           unknownToken: nil, fuseUnknown: false, byteFallback: true, ignoreMerges: false)
+            bpeMerges = sentencePieceMerges(tokens, scores, vocabulary)
+            let unknownID = try metadata["tokenizer.ggml.unknown_token_id"] == nil ? (tokens.count > 0 ? 0 : nil)
+                : tokenID("tokenizer.ggml.unknown_token_id")
+            tokenModel = BPEModel(vocabulary: vocabulary, tokens: byID, merges: bpeMerges,
+                                  unknownToken: unknownID.map { tokens[$0] }, fuseUnknown: true, byteFallback: true,
+                                  ignoreMerges: false)
+            description.model = ["type": "BPE", "fuse_unk": true, "byte_fallback": true, "ignore_merges": false]
+            if let unknownID { description.model["unk_token"] = tokens[unknownID] }
             let addSpacePrefix = try flag("tokenizer.ggml.add_space_prefix", true)
             var steps: [[String: Any]] = []
             if addSpacePrefix { steps.append(["type": "Prepend", "prepend": "▁"]) }
             steps.append(["type": "Replace", "pattern": ["String": " "], "content": "▁"])
-            normalizer = try Normalizers.parse(object(["type": "Sequence", "normalizers": steps]))
+            description.normalizer = ["type": "Sequence", "normalizers": steps]
+            normalizer = try Normalizers.parse(object(description.normalizer!))
             preTokenizer = nil
             var decoders: [[String: Any]] = [["type": "Replace", "pattern": ["String": "▁"], "content": " "],
                                              ["type": "ByteFallback"], ["type": "Fuse"]]
             if addSpacePrefix { decoders.append(["type": "Strip", "content": " ", "start": 1, "stop": 0]) }
-            decoder = try Decoders.parse(object(["type": "Sequence", "decoders": decoders]))
+            description.decoder = ["type": "Sequence", "decoders": decoders]
+            decoder = try Decoders.parse(object(description.decoder))
             defaultBOS = 1
             defaultEOS = 2
             defaultUnknown = 0
@@ -214,6 +250,7 @@ public enum GGUFTokenizer {
                 wordPiece[TokenKey(name)] = id
                 spelled[id] = name
             }
+            description.vocabulary = spelled.map { $0! }
             let unknownID = try metadata["tokenizer.ggml.unknown_token_id"] == nil ? (100 < tokens.count ? 100 : nil)
                 : tokenID("tokenizer.ggml.unknown_token_id")
             tokenModel = WordPieceModel(vocabulary: wordPiece, tokens: TokensByID(dense: spelled),
@@ -221,11 +258,15 @@ public enum GGUFTokenizer {
                                         continuingSubwordPrefix: "##", maxInputCharsPerWord: Int.max)
             let lowercase = try flag("tokenizer.ggml.normalizer.lowercase", true)
             let stripAccents = try flag("tokenizer.ggml.normalizer.strip_accents", lowercase)
-            normalizer = try Normalizers.parse(object(["type": "BertNormalizer", "clean_text": true,
-                                                       "handle_chinese_chars": true, "strip_accents": stripAccents,
-                                                       "lowercase": lowercase]))
-            preTokenizer = try PreTokenizers.parse(object(["type": "BertPreTokenizer"]))
-            decoder = try Decoders.parse(object(["type": "WordPiece", "prefix": "##", "cleanup": true]))
+            description.model = ["type": "WordPiece", "unk_token": unknownID.flatMap { spelled[$0] } ?? "[UNK]",
+                                 "continuing_subword_prefix": "##", "max_input_chars_per_word": 1 << 30]
+            description.normalizer = ["type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true,
+                                      "strip_accents": stripAccents, "lowercase": lowercase]
+            description.preTokenizer = ["type": "BertPreTokenizer"]
+            description.decoder = ["type": "WordPiece", "prefix": "##", "cleanup": true]
+            normalizer = try Normalizers.parse(object(description.normalizer!))
+            preTokenizer = try PreTokenizers.parse(object(description.preTokenizer!))
+            decoder = try Decoders.parse(object(description.decoder))
             defaultBOS = 101
             defaultUnknown = 100
             defaultSEP = 102
@@ -262,12 +303,23 @@ public enum GGUFTokenizer {
         }
         let post = BOSEOSProcessing(prefix: addBOS ? bos.map { [$0] } ?? [] : [],
                                     suffix: (addEOS ? eos.map { [$0] } ?? [] : []) + (addSEP ? sep.map { [$0] } ?? [] : []))
-        return Tokenizer(normalizer: normalizer, preTokenizer: preTokenizer, model: tokenModel,
+        description.added = added
+        description.prefix = post.prefix
+        description.suffix = post.suffix
+        for (key, id) in [("bos_token", bos), ("eos_token", eos), ("unk_token", unknown), ("pad_token", pad), ("sep_token", sep)] {
+            if let id { description.special[key] = tokens[id] }
+        }
+        description.chatTemplate = metadata["tokenizer.chat_template"]?.string
+        description.merges = bpeMerges.sorted { $0.value < $1.value }.map { key, _ in
+            (description.vocabulary[Int(key >> 32)], description.vocabulary[Int(key & 0xFFFF_FFFF)])
+        }
+        let tokenizer = Tokenizer(normalizer: normalizer, preTokenizer: preTokenizer, model: tokenModel,
                          postProcessor: post.addedTokenCount > 0 ? post : nil, decoder: decoder,
                          addedVocabulary: AddedVocabulary(tokens: added, normalizer: normalizer),
                          truncation: nil, padding: nil,
                          bosToken: bos.map { tokens[$0] }, eosToken: eos.map { tokens[$0] },
                          unknownToken: unknown.map { tokens[$0] }, padToken: pad.map { tokens[$0] })
+        return (tokenizer, description)
     }
 
     /// SentencePiece BPE as merges: every split of every token into two tokens is a pair, ranked by
@@ -308,4 +360,93 @@ struct BOSEOSProcessing: PostProcessor {
 
     func process(_ ids: [Int]) -> [Int] { prefix + ids + suffix }
     var addedTokenCount: Int { prefix.count + suffix.count }
+}
+
+extension GGUFTokenizer {
+    /// `tokenizer.json` and `tokenizer_config.json` for the tokenizer in a GGUF file's metadata, in
+    /// the tokenizers library's format (it loads them and encodes as this pipeline does), the chat
+    /// template carried over. Nil when the file holds no tokenizer.
+    public static func huggingFaceFiles(metadata: [String: GGUFValue], path: String) throws -> [String: Data]? {
+        guard let model = metadata["tokenizer.ggml.model"]?.string, model != "no_vocab", model != "none",
+              metadata["tokenizer.ggml.tokens"] != nil else { return nil }
+        let d = try build(metadata: metadata, path: path, parseSpecial: true).description
+
+        var out = "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":["
+        out += d.added.map { token in
+            "{\"id\":\(token.id),\"content\":\(jsonString(token.content)),\"single_word\":false,\"lstrip\":false,"
+                + "\"rstrip\":false,\"normalized\":false,\"special\":\(token.special)}"
+        }.joined(separator: ",")
+        out += "],\"normalizer\":" + (try d.normalizer.map(jsonValue) ?? "null")
+        out += ",\"pre_tokenizer\":" + (try d.preTokenizer.map(jsonValue) ?? "null")
+        out += ",\"post_processor\":" + (try postProcessor(d).map(jsonValue) ?? "null")
+        out += ",\"decoder\":" + (try jsonValue(d.decoder))
+        // The model object by hand: the vocabulary keeps every spelling byte for byte and in id order
+        // (a Swift dictionary would merge canonically equivalent keys).
+        var modelJSON = try jsonValue(d.model)
+        modelJSON.removeLast()
+        var seen = Set<String>()
+        var vocabulary: [String] = []
+        vocabulary.reserveCapacity(d.vocabulary.count)
+        // Later ids win for a repeated spelling, as in the loader; write each spelling once.
+        var lastID = [String: Int]()
+        for (id, token) in d.vocabulary.enumerated() { lastID[jsonString(token)] = id }
+        for (id, token) in d.vocabulary.enumerated() {
+            let key = jsonString(token)
+            guard lastID[key] == id, seen.insert(key).inserted else { continue }
+            vocabulary.append("\(key):\(id)")
+        }
+        modelJSON += ",\"vocab\":{" + vocabulary.joined(separator: ",") + "}"
+        if d.model["type"] as? String == "BPE" {
+            modelJSON += ",\"merges\":[" + d.merges.map { "[\(jsonString($0.0)),\(jsonString($0.1))]" }.joined(separator: ",") + "]"
+        }
+        out += ",\"model\":" + modelJSON + "}}"
+
+        var config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": false,
+                                     "model_max_length": 1_000_000_000_000_000_000 as Int]
+        for (key, value) in d.special { config[key] = value }
+        if let template = d.chatTemplate { config["chat_template"] = template }
+        config["add_bos_token"] = !d.prefix.isEmpty
+        let configData = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return ["tokenizer.json": Data(out.utf8), "tokenizer_config.json": configData]
+    }
+
+    /// TemplateProcessing for the BOS/EOS/SEP that the file asks for.
+    static func postProcessor(_ d: Description) -> [String: Any]? {
+        guard !d.prefix.isEmpty || !d.suffix.isEmpty else { return nil }
+        var specials: [String: Any] = [:]
+        func item(_ id: Int) -> [String: Any] {
+            let name = d.vocabulary[id]
+            specials[name] = ["id": name, "ids": [id], "tokens": [name]]
+            return ["SpecialToken": ["id": name, "type_id": 0]]
+        }
+        let single = d.prefix.map(item) + [["Sequence": ["id": "A", "type_id": 0]]] + d.suffix.map(item)
+        let pair = single + [["Sequence": ["id": "B", "type_id": 1]]] + d.suffix.map(item)
+        return ["type": "TemplateProcessing", "single": single, "pair": pair, "special_tokens": specials]
+    }
+
+    static func jsonValue(_ value: [String: Any]) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes]),
+               as: UTF8.self)
+    }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped, the rest as UTF-8.
+    static func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
 }

@@ -3,14 +3,16 @@ import Foundation
 import MixtureCore
 import MixtureFormats
 import MixtureModels
+import MixtureTokenizers
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a GGUF model as a Hugging Face folder: dequantized safetensors and config.json.",
+        abstract: "Write a GGUF model as a Hugging Face folder: dequantized safetensors, config.json and the tokenizer.",
         discussion: """
         Every weight is dequantized as gguf-py does and stored in --dtype under transformers' tensor \
         names and layout; config.json carries the semantics llama.cpp runs the file with. The tokenizer \
-        inside the GGUF file is not converted yet.
+        inside the file, when there is one, becomes tokenizer.json and tokenizer_config.json (with the \
+        chat template), encoding as llama.cpp does.
         """)
 
     @Argument(help: "The .gguf file.")
@@ -30,7 +32,9 @@ struct Convert: ParsableCommand {
         let bar = writer.start(label: "converting", unit: "tensors")
         let started = Date()
         do {
-            let summary = try GGUFConversion.convert(file, to: URL(fileURLWithPath: output), dtype: type, force: writer.force) { done, total in
+            let tokenizerFiles = try GGUFTokenizer.huggingFaceFiles(metadata: file.metadata, path: file.path) ?? [:]
+            let summary = try GGUFConversion.convert(file, to: URL(fileURLWithPath: output), dtype: type, force: writer.force,
+                                                     extraFiles: tokenizerFiles) { done, total in
                 bar.update(done, of: total)
             }
             bar.finish()

@@ -83,9 +83,36 @@ final class GGUFTokenizerTests: XCTestCase {
             do {
                 let (passed, total) = try check(file, report: ProcessInfo.processInfo.environment["MIXTURE_REPORT"] != nil)
                 print("\(file.lastPathComponent): \(passed)/\(total) as llama.cpp")
+                // For Scripts/check_gguf_tokenizer_json.py: the tokenizer.json of each file.
+                if let out = ProcessInfo.processInfo.environment["MIXTURE_WRITE_TOKENIZER_JSON"] {
+                    let gguf = try GGUFFile(path: file.path)
+                    let folder = URL(fileURLWithPath: out).appendingPathComponent(file.lastPathComponent)
+                    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                    for (name, data) in try GGUFTokenizer.huggingFaceFiles(metadata: gguf.metadata, path: gguf.path) ?? [:] {
+                        try data.write(to: folder.appendingPathComponent(name))
+                    }
+                }
             } catch {
                 print("\(file.lastPathComponent): not loaded: \(error)")
             }
+        }
+    }
+
+    // `mixture convert` writes the GGUF tokenizer as tokenizer.json: loaded back through the
+    // tokenizer.json path it gives llama.cpp's ids too (the tokenizers library does as well:
+    // Scripts/check_gguf_tokenizer_json.py).
+    func testTokenizerJSONWrittenFromAGGUFEncodesAsLlamaCpp() throws {
+        for gguf in vocabularies(in: Self.committed) {
+            let file = try GGUFFile(path: gguf.path)
+            let files = try XCTUnwrap(GGUFTokenizer.huggingFaceFiles(metadata: file.metadata, path: file.path))
+            let tokenizer = try Tokenizer(tokenizerJSON: try XCTUnwrap(files["tokenizer.json"]),
+                                          tokenizerConfigJSON: files["tokenizer_config.json"])
+            for (text, expected) in try Self.cases(gguf) {
+                // parse_special is off in llama.cpp's test; these texts hold no special-token text.
+                XCTAssertEqual(try tokenizer.encode(text, addSpecialTokens: false), expected, "\(gguf.lastPathComponent): \(text.debugDescription)")
+            }
+            let config = try XCTUnwrap(JSONSerialization.jsonObject(with: files["tokenizer_config.json"]!) as? [String: Any])
+            XCTAssertNotNil(config["bos_token"], gguf.lastPathComponent)
         }
     }
 }
