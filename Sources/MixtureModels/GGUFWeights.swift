@@ -25,6 +25,9 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
         guard let arch = file.metadata["general.architecture"]?.string else {
             throw MixtureError.invalidFile(path: path, reason: "metadata 'general.architecture' is missing")
         }
+        guard !file.tensors.isEmpty else {
+            throw MixtureError.invalidFile(path: path, reason: "holds no tensors (a vocabulary-only GGUF: usable as --tokenizer, not as a model)")
+        }
         guard Self.supportedArchitectures.contains(arch) else {
             throw MixtureError.invalidFile(path: path, reason: "architecture '\(arch)' is not supported (supported: \(Self.supportedArchitectures.joined(separator: ", ")))")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MixtureFormats
 import MixtureModels
 
 struct Inspect: ParsableCommand {
@@ -31,6 +32,25 @@ struct Inspect: ParsableCommand {
             object["shared_expert_intermediate_size"] = m.sharedExpertIntermediateSize as Any
             object["norm_topk_prob"] = m.normalizeTopKProbabilities
         }
+        // A GGUF file: the stored tensor types (quantized ones are dequantized at load) and its tokenizer.
+        var fileTypes: [(String, Int)] = []
+        var tokenizerLine: String?
+        if let gguf = model.source as? GGUFWeights {
+            var counts: [String: Int] = [:]
+            for tensor in gguf.file.tensors { counts[tensor.type.description, default: 0] += 1 }
+            fileTypes = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            object["gguf_tensor_types"] = Dictionary(uniqueKeysWithValues: fileTypes)
+            let meta = gguf.file.metadata
+            if let kind = meta["tokenizer.ggml.model"]?.string, let tokens = meta["tokenizer.ggml.tokens"]?.array {
+                let pre = meta["tokenizer.ggml.pre"]?.string
+                object["tokenizer"] = ["model": kind, "pre": pre as Any, "tokens": tokens.count,
+                                       "chat_template": meta["tokenizer.chat_template"] != nil]
+                tokenizerLine = "\(kind)" + (pre.map { " (\($0))" } ?? "") + ", \(tokens.count) tokens"
+                    + (meta["tokenizer.chat_template"] != nil ? ", chat template" : "")
+            } else {
+                object["tokenizer"] = NSNull()
+            }
+        }
         if json {
             print(try jsonString(of: object))
             return
@@ -49,7 +69,13 @@ struct Inspect: ParsableCommand {
             print("mlp:          dense, width \(a.intermediateSize)")
         }
         print(String(format: "parameters:   %@ total, %@ active per token", human(total), human(active)))
-        print("dtype:        \(dtypes.joined(separator: ", "))")
+        print("dtype:        \(dtypes.joined(separator: ", "))" + (fileTypes.isEmpty ? "" : " in memory"))
+        if !fileTypes.isEmpty {
+            let quantized = fileTypes.contains { !["F32", "F16", "BF16"].contains($0.0) }
+            print("file types:   \(fileTypes.map { "\($0.0) ×\($0.1)" }.joined(separator: ", "))"
+                  + (quantized ? " (quantized tensors are dequantized to F32 at load)" : ""))
+            print("tokenizer:    \(tokenizerLine ?? "none in the file (pass --tokenizer to commands that need text)")")
+        }
         print(String(format: "mapped:       %.1f MB in %d file(s); %.1f MB of weights read per decoded token",
                      Double(model.source.mappedBytes) / 1e6, model.source.fileCount, Double(model.bytesReadPerDecodedToken) / 1e6))
     }

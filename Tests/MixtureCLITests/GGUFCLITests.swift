@@ -46,4 +46,22 @@ final class GGUFCLITests: XCTestCase {
         XCTAssertEqual(decoded.status, 0, decoded.stderr)
         XCTAssertEqual(decoded.stdout, "\" this is 🦙.cpp\"\n")
     }
+
+    // inspect on a GGUF says what the file stores and whether it carries a tokenizer; a
+    // vocabulary-only file is refused as a model in one line.
+    func testInspectReportsTheFileTypesAndTheTokenizer() throws {
+        let file = CLI.fixtures.appendingPathComponent("gguf/models/qwen3-q8_0.gguf").path
+        let text = try CLI.run(["inspect", "--model", file])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stdout.contains("file types:   Q8_0 ×16, F32 ×9 (quantized tensors are dequantized to F32 at load)"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("tokenizer:    none in the file"), text.stdout)
+        let json = try CLI.run(["inspect", "--model", file, "--json"])
+        let object = try XCTUnwrap(JSONParser.parse(Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((object["gguf_tensor_types"] as? [String: Any])?["Q8_0"] as? Int, 16)
+        let vocab = CLI.fixtures.appendingPathComponent("gguf/vocab/ggml-vocab-llama-spm.gguf").path
+        let refused = try CLI.run(["inspect", "--model", vocab])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(refused.stderr.split(separator: "\n").count, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("vocabulary-only"), refused.stderr)
+    }
 }
