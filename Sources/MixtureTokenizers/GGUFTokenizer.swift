@@ -9,6 +9,7 @@ import MixtureFormats
 ///   llama.cpp runs for `tokenizer.ggml.pre` (each one splits the pieces of the one before, keeping
 ///   unmatched text as pieces of its own), then mapped to the GPT-2 byte alphabet; `llama-bpe` and
 ///   the others llama.cpp marks so use a whole-word vocabulary hit before merging (`ignore_merges`).
+///   The table of names is generated from llama.cpp's source (`GGUFPreTokenizerTable.swift`).
 /// - `llama`: SentencePiece BPE as llama.cpp runs it: spaces become `▁`, a `▁` goes in front when
 ///   `add_space_prefix` (default true) and the highest-scoring adjacent pair whose concatenation is
 ///   a token merges first (leftmost on ties); characters outside the vocabulary become `<0xXX>`.
@@ -21,53 +22,6 @@ import MixtureFormats
 /// added when `tokenizer.ggml.add_bos_token` / `add_eos_token` say so (llama.cpp's defaults per
 /// model and pre-tokenizer otherwise).
 public enum GGUFTokenizer {
-    /// `tokenizer.ggml.pre` names and the regexes llama.cpp splits with, in order.
-    static func preTokenizerRegexes(_ pre: String) -> (regexes: [String], ignoreMerges: Bool, addBOS: Bool)? {
-        let gpt2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"
-        let llama3 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-        let qwen2 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-        let qwen35 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-        switch pre {
-        case "default":
-            return (["[\\p{P}\\$\\+<=>\\^~\\|]+", gpt2, "\\p{N}+", "[0-9][0-9][0-9]"], false, false)
-        case "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2":
-            return ([llama3], true, true)
-        case "dbrx", "smaug-bpe":
-            return ([llama3], false, false)
-        case "deepseek-llm":
-            return (["[\r\n]",
-                     "\\s?[A-Za-z\u{B5}\u{C0}-\u{D6}\u{D8}-\u{F6}\u{F8}-\u{1BA}\u{1BC}-\u{1BF}\u{1C4}-\u{293}\u{295}-\u{2AF}\u{370}-\u{373}\u{376}\u{377}\u{37B}-\u{37D}\u{37F}\u{386}\u{388}-\u{38A}\u{38C}\u{38E}-\u{3A1}\u{3A3}-\u{3F5}\u{3F7}-\u{481}\u{48A}-\u{52F}\u{531}-\u{556}\u{10A0}-\u{10C5}\u{13A0}-\u{13F5}\u{13F8}-\u{13FD}\u{1C90}-\u{1CBA}\u{1CBD}-\u{1CBF}\u{1D00}-\u{1D2B}\u{1D6B}-\u{1D77}\u{1D79}-\u{1D9A}\u{1E00}-\u{1F15}\u{1F18}-\u{1F1D}\u{1F20}-\u{1F45}\u{1F48}-\u{1F4D}\u{1F50}-\u{1F57}\u{1F59}\u{1F5B}\u{1F5D}\u{1F5F}-\u{1F7D}\u{1F80}-\u{1FB4}\u{1FB6}-\u{1FBC}\u{1FBE}\u{1FC2}-\u{1FC4}\u{1FC6}-\u{1FCC}\u{1FD0}-\u{1FD3}\u{1FD6}-\u{1FDB}\u{1FE0}-\u{1FEC}\u{1FF2}-\u{1FF4}\u{1FF6}-\u{1FFC}\u{2102}\u{2107}\u{210A}-\u{2113}\u{2115}\u{2119}-\u{211D}\u{2124}\u{2126}\u{2128}\u{212A}-\u{212D}\u{212F}-\u{2134}\u{2139}\u{213C}-\u{213F}\u{2145}-\u{2149}\u{214E}\u{2183}\u{2184}\u{2C00}-\u{2C7B}\u{2C7E}-\u{2CE4}\u{2CEB}-\u{2CEE}\u{2CF2}\u{2CF3}\u{A640}-\u{A66D}\u{A680}-\u{A69B}\u{A722}-\u{A76F}\u{A771}-\u{A787}\u{A78B}-\u{A78E}\u{AB70}-\u{ABBF}\u{FB00}-\u{FB06}\u{FB13}-\u{FB17}\u{FF21}-\u{FF3A}\u{FF41}-\u{FF5A}\u{10400}-\u{1044F}\u{104B0}-\u{104D3}\u{104D8}-\u{104FB}\u{10C80}-\u{10CB2}\u{10CC0}-\u{10CF2}\u{118A0}-\u{118DF}\u{1E900}-\u{1E943}]+",
-                     "\\s?[!-/:-~\u{FF01}-\u{FF0F}\u{FF1A}-\u{FF5E}\u{2018}-\u{201F}\u{3000}-\u{3002}]+",
-                     "\\s+$",
-                     "[\u{4E00}-\u{9FA5}\u{800}-\u{4E00}\u{AC00}-\u{D7FF}]+",
-                     "\\p{N}+"], false, false)
-        case "deepseek-coder":
-            return (["[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[\u{4E00}-\u{9FA5}\u{800}-\u{4E00}\u{AC00}-\u{D7FF}]+", "\\p{N}"], false, false)
-        case "deepseek-v3":
-            return (["\\p{N}{1,3}", "[\u{4E00}-\u{9FA5}\u{3040}-\u{309F}\u{30A0}-\u{30FF}]+",
-                     "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"],
-                    false, false)
-        case "falcon":
-            return (["[\\p{P}\\$\\+<=>\\^~\\|`]+", gpt2, "[0-9][0-9][0-9]"], false, false)
-        case "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b":
-            return (["\\p{N}", gpt2], false, false)
-        case "gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de", "a.x-4.0", "mellum",
-             "mpt", "olmo", "jais", "trillion", "granite-docling", "modern-bert":
-            return ([gpt2], false, false)
-        case "qwen2", "deepseek-r1-qwen", "stablelm2", "hunyuan", "kormo":
-            return ([qwen2], false, false)
-        case "qwen35":
-            return ([qwen35], false, false)
-        default:
-            return nil
-        }
-    }
-
-    static let supportedPreTokenizers = ["default", "llama-bpe", "llama3", "dbrx", "smaug-bpe", "deepseek-llm",
-                                         "deepseek-coder", "deepseek-v3", "falcon", "starcoder", "refact",
-                                         "command-r", "smollm", "gpt-2", "mpt", "olmo", "qwen2", "qwen35",
-                                         "stablelm2"]
-
     /// llama.cpp's token types (`tokenizer.ggml.token_type`).
     enum TokenType: Int {
         case undefined = 0, normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
@@ -130,11 +84,13 @@ public enum GGUFTokenizer {
                 types[id] = type
             }
         }
-        func tokenID(_ key: String) throws -> Int? {
-            guard let value = metadata[key] else { return nil }
+        // llama.cpp's rule: a default outside the vocabulary is dropped; the file's id replaces the
+        // default when it lies inside the vocabulary, and is ignored (default kept) otherwise.
+        func special(_ key: String, _ fallback: Int?) throws -> Int? {
+            let base = fallback.flatMap { $0 >= 0 && $0 < tokens.count ? $0 : nil }
+            guard let value = metadata[key] else { return base }
             guard let id = value.integer else { throw fail(key, "expected an integer") }
-            // llama.cpp treats an id outside the vocabulary as absent (-1 is common for "none").
-            return id >= 0 && id < tokens.count ? id : nil
+            return id >= 0 && id < tokens.count ? id : base
         }
         func flag(_ key: String, _ fallback: Bool) throws -> Bool {
             guard let value = metadata[key] else { return fallback }
@@ -156,6 +112,7 @@ public enum GGUFTokenizer {
         var defaultUnknown: Int?
         var addBOSDefault: Bool
         var addSEPDefault = false
+        var noBOSToken = false
         var defaultSEP: Int?
         func object(_ storage: [String: Any]) -> JSONObject { JSONObject(file: path, path: "", storage: storage) }
         var bpeMerges: [UInt64: UInt64] = [:]
@@ -164,8 +121,11 @@ public enum GGUFTokenizer {
         switch model {
         case "gpt2":
             let pre = metadata["tokenizer.ggml.pre"]?.string ?? "default"
-            guard let split = preTokenizerRegexes(pre) else {
-                throw TokenizerError("\(path): unsupported 'tokenizer.ggml.pre' \(pre.debugDescription) (supported: \(supportedPreTokenizers.joined(separator: ", ")))")
+            guard let split = preTokenizerRules[pre] else {
+                if let reason = unsupportedPreTokenizers.first(where: { $0.hasPrefix(pre + " (") }) {
+                    throw TokenizerError("\(path): 'tokenizer.ggml.pre' \(reason.debugDescription) is not supported yet")
+                }
+                throw TokenizerError("\(path): unknown 'tokenizer.ggml.pre' \(pre.debugDescription): llama.cpp does not know it either (known: \(preTokenizerRules.keys.sorted().joined(separator: ", ")))")
             }
             guard let mergeValues = metadata["tokenizer.ggml.merges"]?.array else {
                 throw TokenizerError("\(path): missing 'tokenizer.ggml.merges' (a gpt2 tokenizer needs its merges)")
@@ -200,6 +160,8 @@ public enum GGUFTokenizer {
             defaultBOS = 11
             defaultEOS = 11
             addBOSDefault = split.addBOS
+            addSEPDefault = split.addSEP
+            noBOSToken = split.noBOSToken
         case "llama":
             guard let scoreValues = metadata["tokenizer.ggml.scores"]?.array, scoreValues.count == tokens.count else {
                 throw fail("tokenizer.ggml.scores", "a llama tokenizer needs one score per token")
@@ -210,8 +172,7 @@ public enum GGUFTokenizer {
                 scores[id] = Float(score)
             }
             bpeMerges = sentencePieceMerges(tokens, scores, vocabulary)
-            let unknownID = try metadata["tokenizer.ggml.unknown_token_id"] == nil ? (tokens.count > 0 ? 0 : nil)
-                : tokenID("tokenizer.ggml.unknown_token_id")
+            let unknownID = try special("tokenizer.ggml.unknown_token_id", 0)
             tokenModel = BPEModel(vocabulary: vocabulary, tokens: byID, merges: bpeMerges,
                                   unknownToken: unknownID.map { tokens[$0] }, fuseUnknown: true, byteFallback: true,
                                   ignoreMerges: false)
@@ -251,8 +212,7 @@ public enum GGUFTokenizer {
                 spelled[id] = name
             }
             description.vocabulary = spelled.map { $0! }
-            let unknownID = try metadata["tokenizer.ggml.unknown_token_id"] == nil ? (100 < tokens.count ? 100 : nil)
-                : tokenID("tokenizer.ggml.unknown_token_id")
+            let unknownID = try special("tokenizer.ggml.unknown_token_id", 100)
             tokenModel = WordPieceModel(vocabulary: wordPiece, tokens: TokensByID(dense: spelled),
                                         unknownToken: unknownID.flatMap { spelled[$0] } ?? "[UNK]",
                                         continuingSubwordPrefix: "##", maxInputCharsPerWord: Int.max)
@@ -276,17 +236,14 @@ public enum GGUFTokenizer {
             throw TokenizerError("\(path): unsupported 'tokenizer.ggml.model' \(model.debugDescription) (supported: gpt2, llama, bert)")
         }
 
-        let bos = try metadata["tokenizer.ggml.bos_token_id"] == nil ? defaultBOS.flatMap { $0 < tokens.count ? $0 : nil }
-            : tokenID("tokenizer.ggml.bos_token_id")
-        let eos = try metadata["tokenizer.ggml.eos_token_id"] == nil ? defaultEOS.flatMap { $0 < tokens.count ? $0 : nil }
-            : tokenID("tokenizer.ggml.eos_token_id")
-        let unknown = try metadata["tokenizer.ggml.unknown_token_id"] == nil ? defaultUnknown.flatMap { $0 < tokens.count ? $0 : nil }
-            : tokenID("tokenizer.ggml.unknown_token_id")
-        let pad = try tokenID("tokenizer.ggml.padding_token_id")
+        // chatglm-bpe/glm4 default to no BOS; a BOS id in the file still counts.
+        let bos = try special("tokenizer.ggml.bos_token_id", noBOSToken ? nil : defaultBOS)
+        let eos = try special("tokenizer.ggml.eos_token_id", defaultEOS)
+        let unknown = try special("tokenizer.ggml.unknown_token_id", defaultUnknown)
+        let pad = try special("tokenizer.ggml.padding_token_id", nil)
         let addBOS = try flag("tokenizer.ggml.add_bos_token", addBOSDefault)
         let addEOS = try flag("tokenizer.ggml.add_eos_token", false)
-        let sep = try metadata["tokenizer.ggml.seperator_token_id"] == nil ? defaultSEP.flatMap { $0 < tokens.count ? $0 : nil }
-            : tokenID("tokenizer.ggml.seperator_token_id")
+        let sep = try special("tokenizer.ggml.seperator_token_id", defaultSEP)
         let addSEP = try flag("tokenizer.ggml.add_sep_token", addSEPDefault)
 
         var added: [AddedToken] = []

@@ -115,4 +115,26 @@ final class GGUFTokenizerTests: XCTestCase {
             XCTAssertNotNil(config["bos_token"], gguf.lastPathComponent)
         }
     }
+
+    // The table generated from llama.cpp's source: every regex of every name compiles in our engine
+    // and splits a mixed text without trapping.
+    func testEveryPreTokenizerNameOfLlamaCppCompiles() throws {
+        XCTAssertGreaterThan(GGUFTokenizer.preTokenizerRules.count, 80)
+        for (name, rule) in GGUFTokenizer.preTokenizerRules.sorted(by: { $0.key < $1.key }) {
+            let stages: [[String: Any]] = rule.regexes.map {
+                ["type": "Split", "pattern": ["Regex": $0], "behavior": "Isolated", "invert": false]
+            }
+            do {
+                let pre = try PreTokenizers.parse(JSONObject(file: name, path: "", storage: ["type": "Sequence", "pretokenizers": stages]))
+                var pieces = AddedVocabulary(tokens: [], normalizer: nil).extractAndNormalize("Hello, y'all! 3333 нещо 我们 🦙\n\n  x".scalars, normalizer: nil)
+                pre.preTokenize(&pieces)
+                XCTAssertEqual(pieces.map { $0.scalars.string }.joined(), "Hello, y'all! 3333 нещо 我们 🦙\n\n  x", name)
+            } catch {
+                XCTFail("\(name): \(error)")
+            }
+        }
+        XCTAssertEqual(GGUFTokenizer.preTokenizerRules["llama-bpe"]?.ignoreMerges, true)
+        XCTAssertEqual(GGUFTokenizer.preTokenizerRules["qwen2"]?.ignoreMerges, false)
+        XCTAssertEqual(GGUFTokenizer.preTokenizerRules["chatglm-bpe"]?.noBOSToken, true)
+    }
 }
