@@ -48,7 +48,7 @@ public struct SafeTensorsWriter {
         var offset = 0
         var parts: [String] = []
         if !metadata.isEmpty {
-            let fields = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            let fields = metadata.keys.sorted().map { "\($0.jsonQuoted):\(metadata[$0]!.jsonQuoted)" }
             parts.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
         }
         var ranges: [String: (Int, Int)] = [:]
@@ -59,7 +59,7 @@ public struct SafeTensorsWriter {
         for entry in entries.sorted(by: { $0.name < $1.name }) {
             let (b, e) = ranges[entry.name]!
             let shape = entry.shape.map(String.init).joined(separator: ",")
-            parts.append("\(jsonString(entry.name)):{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(b),\(e)]}")
+            parts.append("\(entry.name.jsonQuoted):{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(b),\(e)]}")
         }
         var json = "{" + parts.joined(separator: ",") + "}"
         while json.utf8.count % 8 != 0 { json += " " }
@@ -96,21 +96,5 @@ public struct SafeTensorsWriter {
         }
         if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
         try FileManager.default.moveItem(at: temporary, to: url)
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
     }
 }

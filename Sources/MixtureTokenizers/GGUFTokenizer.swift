@@ -41,8 +41,8 @@ public enum GGUFTokenizer {
         var model: [String: Any] = [:]
         /// Spelling of each id in the model's vocabulary.
         var vocabulary: [String] = []
-        /// (left, right) pairs in rank order, for BPE.
-        var merges: [(String, String)] = []
+        /// BPE merges as the model holds them: (left id << 32 | right id) → (rank << 32 | merged id).
+        var merges: [UInt64: UInt64] = [:]
         var normalizer: [String: Any]?
         var preTokenizer: [String: Any]?
         var decoder: [String: Any] = [:]
@@ -267,9 +267,7 @@ public enum GGUFTokenizer {
             if let id { description.special[key] = tokens[id] }
         }
         description.chatTemplate = metadata["tokenizer.chat_template"]?.string
-        description.merges = bpeMerges.sorted { $0.value < $1.value }.map { key, _ in
-            (description.vocabulary[Int(key >> 32)], description.vocabulary[Int(key & 0xFFFF_FFFF)])
-        }
+        description.merges = bpeMerges
         let tokenizer = Tokenizer(normalizer: normalizer, preTokenizer: preTokenizer, model: tokenModel,
                          postProcessor: post.addedTokenCount > 0 ? post : nil, decoder: decoder,
                          addedVocabulary: AddedVocabulary(tokens: added, normalizer: normalizer),
@@ -330,7 +328,7 @@ extension GGUFTokenizer {
 
         var out = "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":["
         out += d.added.map { token in
-            "{\"id\":\(token.id),\"content\":\(jsonString(token.content)),\"single_word\":false,\"lstrip\":false,"
+            "{\"id\":\(token.id),\"content\":\(token.content.jsonQuoted),\"single_word\":false,\"lstrip\":false,"
                 + "\"rstrip\":false,\"normalized\":false,\"special\":\(token.special)}"
         }.joined(separator: ",")
         out += "],\"normalizer\":" + (try d.normalizer.map(jsonValue) ?? "null")
@@ -346,15 +344,18 @@ extension GGUFTokenizer {
         vocabulary.reserveCapacity(d.vocabulary.count)
         // Later ids win for a repeated spelling, as in the loader; write each spelling once.
         var lastID = [String: Int]()
-        for (id, token) in d.vocabulary.enumerated() { lastID[jsonString(token)] = id }
+        for (id, token) in d.vocabulary.enumerated() { lastID[token.jsonQuoted] = id }
         for (id, token) in d.vocabulary.enumerated() {
-            let key = jsonString(token)
+            let key = token.jsonQuoted
             guard lastID[key] == id, seen.insert(key).inserted else { continue }
             vocabulary.append("\(key):\(id)")
         }
         modelJSON += ",\"vocab\":{" + vocabulary.joined(separator: ",") + "}"
         if d.model["type"] as? String == "BPE" {
-            modelJSON += ",\"merges\":[" + d.merges.map { "[\(jsonString($0.0)),\(jsonString($0.1))]" }.joined(separator: ",") + "]"
+            let pairs = d.merges.sorted { $0.value < $1.value }.map { key, _ in
+                (d.vocabulary[Int(key >> 32)], d.vocabulary[Int(key & 0xFFFF_FFFF)])
+            }
+            modelJSON += ",\"merges\":[" + pairs.map { "[\($0.0.jsonQuoted),\($0.1.jsonQuoted)]" }.joined(separator: ",") + "]"
         }
         out += ",\"model\":" + modelJSON + "}}"
 
@@ -384,26 +385,5 @@ extension GGUFTokenizer {
     static func jsonValue(_ value: [String: Any]) throws -> String {
         String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes]),
                as: UTF8.self)
-    }
-
-    /// A JSON string literal: quotes, backslashes and control characters escaped, the rest as UTF-8.
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }
