@@ -62,7 +62,7 @@ extension TransformerModel {
     /// Weight bytes a single decoded token streams through.
     public var bytesReadPerDecodedToken: Int {
         let a = architecture
-        var bytes = weights.languageModelHead.byteCount + a.hiddenSize * weights.embedding.dtype.byteSize
+        var bytes = weights.languageModelHead.byteCount + weights.embedding.rowBytes
         for layer in weights.layers {
             let attention = layer.attention
             bytes += attention.query.weight.byteCount + attention.key.weight.byteCount + attention.value.weight.byteCount + attention.output.weight.byteCount

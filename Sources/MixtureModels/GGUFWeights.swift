@@ -7,20 +7,25 @@ import MixtureFormats
 /// architecture description and one block serve both. Facts the file leaves out are llama.cpp's (its
 /// model code is the reference for GGUF files), e.g. whether top-k expert weights are renormalised.
 ///
-/// F32, F16 and BF16 tensors are used in place in the mapped file; other types are dequantized to F32
-/// at load (bit for bit as gguf-py), and so are the q/k projections of the `llama` architecture, whose
-/// rows llama.cpp's converter interleaves for its rope layout and which are put back here.
+/// Matrices are used in place in the mapped file, F32/F16/BF16 as elements and the quantized types as
+/// their ggml blocks (the kernels read them as they are). The q/k projections of the `llama`
+/// architecture, whose rows llama.cpp's converter interleaves for its rope layout, are copied back
+/// into transformers' row order; quantized vectors (rare) are dequantized to F32 at load, bit for bit
+/// as gguf-py.
 public final class GGUFWeights: WeightSource, @unchecked Sendable {
     public let file: GGUFFile
     public let architecture: String
     /// The config.json equivalent of the metadata.
     public let config: [String: Any]
     private var owned: [UnsafeMutableRawPointer] = []
+    /// Dequantize every quantized matrix to F32 at load instead of reading its blocks in place.
+    public let dequantizeAll: Bool
 
     public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe"]
 
-    public init(file: GGUFFile) throws {
+    public init(file: GGUFFile, dequantizeAll: Bool = false) throws {
         self.file = file
+        self.dequantizeAll = dequantizeAll
         let path = file.path
         guard let arch = file.metadata["general.architecture"]?.string else {
             throw MixtureError.invalidFile(path: path, reason: "metadata 'general.architecture' is missing")
@@ -234,6 +239,13 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
         return h * d + 2 * j + t
     }
 
+    private func headDimension(of tensor: GGUFTensorInfo, outputs: Int, heads: Int) throws -> Int {
+        guard heads > 0, outputs % heads == 0, (outputs / heads) % 2 == 0 else {
+            throw MixtureError.invalidFile(path: file.path, reason: "tensor '\(tensor.name)' has \(outputs) rows, which \(heads) heads of even size cannot split")
+        }
+        return outputs / heads
+    }
+
     private func storage(of tensor: GGUFTensorInfo, rows: Int, columns: Int, permuteFor name: String) throws -> WeightMatrix {
         var permutedHeads: Int?
         if architecture == "llama" {
@@ -248,17 +260,31 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
         guard GGMLType.dequantizable.contains(tensor.type) else {
             throw MixtureError.invalidFile(path: file.path, reason: "tensor '\(tensor.name)' has type \(tensor.type), which cannot be read yet (supported: \(GGMLType.dequantizable.map(\.description).joined(separator: ", ")))")
         }
+        let isBias = tensor.dimensions.count == 1
+        if inPlace == nil, !isBias, !dequantizeAll {
+            // Quantized matrices stay in their blocks, read in place by the kernels.
+            guard tensor.type.byteCount(elements: columns) != nil else {
+                throw MixtureError.invalidFile(path: file.path, reason: "tensor '\(tensor.name)': rows of \(columns) are not whole \(tensor.type) blocks of \(tensor.type.blockGeometry.elements)")
+            }
+            let quantized = WeightMatrix(rows: rows, columns: columns, blocks: tensor.type, base: file.data(of: tensor))
+            guard let heads = permutedHeads else { return quantized }
+            // llama q/k: whole rows move, so the blocks are copied in transformers' row order.
+            let d = try headDimension(of: tensor, outputs: rows, heads: heads)
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, quantized.byteCount), alignment: 64)
+            owned.append(buffer)
+            for r in 0..<rows {
+                buffer.advanced(by: r * quantized.rowBytes).copyMemory(from: quantized.rowPointer(unpermutedRow(r, heads: heads, headDimension: d)),
+                                                                        byteCount: quantized.rowBytes)
+            }
+            return WeightMatrix(rows: rows, columns: columns, blocks: tensor.type, base: UnsafeRawPointer(buffer))
+        }
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(1, rows * columns))
         owned.append(UnsafeMutableRawPointer(buffer))
         tensor.type.dequantize(file.data(of: tensor), count: rows * columns, into: buffer)
         if let heads = permutedHeads {
             // 1-D biases are one row of `columns`; matrices have one row per output.
-            let isBias = tensor.dimensions.count == 1
             let outputs = isBias ? columns : rows
-            guard heads > 0, outputs % heads == 0, (outputs / heads) % 2 == 0 else {
-                throw MixtureError.invalidFile(path: file.path, reason: "tensor '\(tensor.name)' has \(outputs) rows, which \(heads) heads of even size cannot split")
-            }
-            let d = outputs / heads
+            let d = try headDimension(of: tensor, outputs: outputs, heads: heads)
             let copy = [Float](UnsafeBufferPointer(start: buffer, count: rows * columns))
             let width = isBias ? 1 : columns
             for r in 0..<outputs {

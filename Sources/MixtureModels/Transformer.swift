@@ -290,7 +290,7 @@ public final class TransformerModel: @unchecked Sendable {
             let sharedOutput = FloatBuffer(count: count * hidden)
             feedForward(shared, input: input, count: count, output: sharedOutput)
             for t in 0..<count {
-                let g = Activations.sigmoid(Dot.product(sharedGate.rowPointer(0), sharedGate.dtype, input.row(t, width: hidden), count: hidden))
+                let g = Activations.sigmoid(sharedGate.dot(row: 0, input.row(t, width: hidden)))
                 axpy(g, sharedOutput.row(t, width: hidden), output.row(t, width: hidden), count: hidden)
             }
         }

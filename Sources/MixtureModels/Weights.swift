@@ -89,8 +89,8 @@ public struct TransformerWeights: @unchecked Sendable {
     public var layers: [DecoderLayerWeights]
     public var finalNorm: [Float]
     public var languageModelHead: WeightMatrix
-    /// Storage dtypes seen among the matrices, for reporting.
-    public var dtypes: Set<DType>
+    /// Storage types seen among the matrices (`BF16`, `Q4_K`, ...), for reporting.
+    public var dtypes: Set<String>
 
     /// Looks up and checks every tensor the architecture needs.
     public init(folder: ModelFolder, architecture a: ArchitectureDescription) throws {
@@ -99,7 +99,7 @@ public struct TransformerWeights: @unchecked Sendable {
 
     /// Looks up and checks every tensor the architecture needs, by its Hugging Face name.
     public init(source: WeightSource, architecture a: ArchitectureDescription) throws {
-        var dtypes = Set<DType>()
+        var dtypes = Set<String>()
         let folderPath = source.sourcePath
 
         func shape(_ name: String) throws -> [Int] {
@@ -114,7 +114,7 @@ public struct TransformerWeights: @unchecked Sendable {
                 throw MixtureError.invalidFile(path: source.path(of: name), reason: "tensor '\(source.storedName(of: name))' has shape \(found), expected [\(rows), \(columns)]")
             }
             let m = try source.matrix(name)
-            dtypes.insert(m.dtype)
+            dtypes.insert(m.typeName)
             return m
         }
         func vector(_ name: String, _ count: Int) throws -> [Float] {
@@ -187,14 +187,13 @@ public struct TransformerWeights: @unchecked Sendable {
                         throw MixtureError.invalidFile(path: source.path(of: downName), reason: "tensor '\(downName)' has shape \(downShape), expected [\(m.expertCount), \(a.hiddenSize), \(size)]")
                     }
                     let gateUp = try source.matrix(fusedName), downAll = try source.matrix(downName)
-                    dtypes.insert(gateUp.dtype)
+                    dtypes.insert(gateUp.typeName)
                     for e in 0..<m.expertCount {
                         let rows = gateUp.rows(e * 2 * size ..< (e + 1) * 2 * size)
                         experts.append(FeedForwardWeights(
                             gate: LinearWeights(weight: rows.rows(0..<size), bias: nil),
                             up: LinearWeights(weight: rows.rows(size..<2 * size), bias: nil),
-                            down: LinearWeights(weight: WeightMatrix(rows: a.hiddenSize, columns: size, dtype: downAll.dtype,
-                                                                     base: downAll.rowPointer(e * a.hiddenSize)), bias: nil)))
+                            down: LinearWeights(weight: downAll.rows(e * a.hiddenSize ..< (e + 1) * a.hiddenSize), bias: nil)))
                     }
                 } else {
                     for e in 0..<m.expertCount {

@@ -35,7 +35,7 @@ struct Bench: ParsableCommand {
         if json {
             print(try jsonString(of: report.jsonObject))
         } else {
-            print("model: \(options.model) (\(model.architecture.modelType), \(model.weights.dtypes.map(\.rawValue).sorted().joined(separator: ",")))")
+            print("model: \(options.model) (\(model.architecture.modelType), \(model.weights.dtypes.sorted().joined(separator: ",")))")
             print(report.text)
         }
     }

@@ -27,7 +27,7 @@ struct Demo: ParsableCommand {
         let a = model.architecture
         let (total, active) = a.parameterCounts
         print("model: \(a.modelType), \(a.layerCount) layers, \(a.moe!.expertCount) experts top-\(a.moe!.expertsPerToken), "
-              + "\(human(total)) parameters (\(human(active)) active per token), \(model.weights.dtypes.map(\.rawValue).sorted().joined())")
+              + "\(human(total)) parameters (\(human(active)) active per token), \(model.weights.dtypes.sorted().joined())")
         let prompt = [1, 17, 42, 99, 7, 256, 1024, 3]
         print("prompt ids: \(prompt.map(String.init).joined(separator: ","))")
         print("generated ids: ", terminator: "")

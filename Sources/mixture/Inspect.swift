@@ -16,7 +16,7 @@ struct Inspect: ParsableCommand {
         let model = try TransformerModel.load(from: options.url, residency: options.residency)
         let a = model.architecture
         let (total, active) = a.parameterCounts
-        let dtypes = model.weights.dtypes.map(\.rawValue).sorted()
+        let dtypes = model.weights.dtypes.sorted()
         var object: [String: Any] = [
             "model_type": a.modelType, "layers": a.layerCount, "hidden_size": a.hiddenSize,
             "attention_heads": a.headCount, "key_value_heads": a.keyValueHeadCount, "head_dim": a.headDimension,

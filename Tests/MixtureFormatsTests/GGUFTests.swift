@@ -201,3 +201,57 @@ final class GGUFTests: XCTestCase {
         assertRefused(file { $0.tensor("t", dimensions: [4], offset: 1 << 62) }, "data offset 4611686018427387904, expected 0")
     }
 }
+
+/// The kernels that read quantized rows in place, on the same gguf-py goldens: their vector
+/// dequantizers give gguf-py's floats bit for bit, and their row · x products equal the products of
+/// those floats (computed in Double) up to float summation order.
+final class QuantizedKernelTests: XCTestCase {
+    func testInPlaceRowsDequantizeAndMultiplyAsTheirFloats() throws {
+        let fixtures = GGUFTests.fixtures
+        let file = try GGUFFile(path: fixtures.appendingPathComponent("blocks.gguf").path)
+        let expected = try SafeTensorsFile(path: fixtures.appendingPathComponent("dequantized.safetensors").path)
+        var generator = SeededGenerator(seed: 7)
+        var covered = Set<GGMLType>()
+        for tensor in file.tensors where tensor.type.blockGeometry.elements > 1 {
+            let columns = tensor.dimensions[0], rows = tensor.elementCount / columns
+            let m = WeightMatrix(rows: rows, columns: columns, blocks: tensor.type, base: file.data(of: tensor))
+            let reference = try expected.tensor(tensor.name)!.floats()
+            let ours = m.toFloats()
+            XCTAssertEqual(zip(ours, reference).filter { $0.bitPattern != $1.bitPattern }.count, 0, "\(tensor.type) dequantization")
+            let x = (0..<columns).map { _ in Float.random(in: -1...1, using: &generator) }
+            // (The fixture holds some non-finite values on purpose, e.g. MXFP4's NaN scale: their rows are skipped.)
+            for r in 0..<rows where reference[(r * columns)..<((r + 1) * columns)].allSatisfy(\.isFinite) {
+                var exact: Double = 0, magnitude: Double = 0
+                for k in 0..<columns {
+                    exact += Double(reference[r * columns + k]) * Double(x[k])
+                    magnitude += abs(Double(reference[r * columns + k]) * Double(x[k]))
+                }
+                let dot = x.withUnsafeBufferPointer { m.dot(row: r, $0.baseAddress!) }
+                XCTAssertEqual(Double(dot), exact, accuracy: 1e-5 * magnitude + 1e-6, "\(tensor.type) row \(r)")
+                XCTAssertEqual(m[r, columns - 1], reference[r * columns + columns - 1], "\(tensor.type) element")
+            }
+            covered.insert(tensor.type)
+        }
+        XCTAssertTrue(QuantizedKernels.fused.isSubset(of: covered), "every fused kernel is checked")
+    }
+
+    /// Quantized weights through `Linear.run` for 1 token (matrix-vector), a few tokens (dot tiles)
+    /// and many (outer-product panels), each against the scalar reference on the dequantized floats.
+    func testLinearOnQuantizedRowsMatchesTheReference() throws {
+        let file = try GGUFFile(path: GGUFTests.fixtures.appendingPathComponent("blocks.gguf").path)
+        var generator = SeededGenerator(seed: 11)
+        for tensor in file.tensors where QuantizedKernels.fused.contains(tensor.type) {
+            let columns = tensor.dimensions[0], rows = tensor.elementCount / columns
+            let m = WeightMatrix(rows: rows, columns: columns, blocks: tensor.type, base: file.data(of: tensor))
+            for tokens in [1, 3, 30] {
+                let x = (0..<tokens * columns).map { _ in Float.random(in: -1...1, using: &generator) }
+                var y = [Float](repeating: 0, count: tokens * rows), expected = y
+                x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { Linear.run(LinearJob(weight: m, input: xp.baseAddress!, output: $0.baseAddress!, tokens: tokens)) }
+                    expected.withUnsafeMutableBufferPointer { Linear.reference(LinearJob(weight: m, input: xp.baseAddress!, output: $0.baseAddress!, tokens: tokens)) }
+                }
+                for (a, b) in zip(y, expected) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "\(tensor.type), \(tokens) tokens") }
+            }
+        }
+    }
+}

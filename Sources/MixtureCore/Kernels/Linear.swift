@@ -66,7 +66,7 @@ public enum Linear {
         // BF16 matrix-vector jobs read x in the even/odd order of Dot.bfloat16Permuted; prepare it once per distinct input.
         var permutedInputs: [UnsafePointer<Float>: FloatBuffer] = [:]
         var permutedForJob = [UnsafePointer<Float>?](repeating: nil, count: jobs.count)
-        for (j, job) in jobs.enumerated() where job.tokens == 1 && job.weight.dtype == .bfloat16 {
+        for (j, job) in jobs.enumerated() where job.tokens == 1 && job.weight.dtype == .bfloat16 && job.weight.blocks == nil {
             if permutedInputs[job.input] == nil {
                 let buffer = FloatBuffer(count: job.weight.columns)
                 Dot.permuteForBFloat16(job.input, count: job.weight.columns, into: buffer.pointer)
@@ -102,11 +102,20 @@ public enum Linear {
                             continue
                         }
                         let outerTokens = panelled[unit.job]
+                        var rows = unit.rows
+                        var rowJob = job
+                        if job.weight.blocks != nil {
+                            // Quantized rows: dequantized once into scratch, then the F32 kernels read them in place.
+                            job.weight.convertRows(rows, into: scratch)
+                            rowJob.weight = WeightMatrix(rows: rows.count, columns: job.weight.columns, dtype: .float32, base: scratch)
+                            rowJob.output = job.output + rows.lowerBound
+                            rows = 0..<rows.count
+                        }
                         if let packed = packedForJob[unit.job] {
-                            matrixMatrixOuter(job, rows: unit.rows, packed: packed, tokens: outerTokens, scratch: scratch)
+                            matrixMatrixOuter(rowJob, rows: rows, packed: packed, tokens: outerTokens, scratch: scratch)
                         }
                         if outerTokens < job.tokens {
-                            matrixMatrixFew(job, rows: unit.rows, tokens: outerTokens..<job.tokens)
+                            matrixMatrixFew(rowJob, rows: rows, tokens: outerTokens..<job.tokens)
                         }
                     }
                 }
@@ -124,7 +133,7 @@ public enum Linear {
             return
         }
         for r in rows {
-            job.output[r] = Dot.product(w.rowPointer(r), w.dtype, job.input, count: w.columns)
+            job.output[r] = w.dot(row: r, job.input)
         }
     }
 
@@ -342,7 +351,7 @@ public enum Linear {
             base = w.rowPointer(rows.lowerBound).assumingMemoryBound(to: Float.self)
         } else {
             // The unit's rows are contiguous: one widening pass.
-            ScalarConversion.convert(w.rowPointer(rows.lowerBound), dtype: w.dtype, count: rows.count * n, into: scratch)
+            w.convertRows(rows, into: scratch)
             base = UnsafePointer(scratch)
         }
         let groups = (tokens + panelTokens - 1) / panelTokens
@@ -474,8 +483,16 @@ public enum Linear {
     public static func reference(_ job: LinearJob) {
         for t in 0..<job.tokens {
             for r in 0..<job.weight.rows {
-                job.output[t * job.outputStride + r] = Dot.reference(job.weight.rowPointer(r), job.weight.dtype,
-                                                                      job.input + t * job.inputStride, count: job.weight.columns)
+                let w = job.weight, x = job.input + t * job.inputStride
+                if w.blocks != nil {
+                    var row = [Float](repeating: 0, count: w.columns)
+                    w.copyRow(r, into: &row)
+                    var sum: Double = 0
+                    for k in 0..<w.columns { sum += Double(row[k]) * Double(x[k]) }
+                    job.output[t * job.outputStride + r] = Float(sum)
+                } else {
+                    job.output[t * job.outputStride + r] = Dot.reference(w.rowPointer(r), w.dtype, x, count: w.columns)
+                }
             }
         }
     }
