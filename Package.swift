@@ -20,8 +20,10 @@ let package = Package(
     ],
     targets: [
         .target(name: "CMixtureSupport"),
+        // Integer dot products on quantized weights, in C because they need vpdpbusd / vpmaddubsw.
+        .target(name: "CMixtureKernels", cSettings: [.unsafeFlags(["-O3", "-march=native"])]),
         // Kernels are optimised even in debug builds: the test suite runs real models through them.
-        .target(name: "MixtureCore", dependencies: ["CMixtureSupport"],
+        .target(name: "MixtureCore", dependencies: ["CMixtureSupport", "CMixtureKernels"],
                 swiftSettings: kernelFlags + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "MixtureFormats", dependencies: ["CMixtureSupport", "MixtureCore"], swiftSettings: kernelFlags),
         .target(name: "MixtureTokenizers", dependencies: ["MixtureCore", "MixtureFormats"], swiftSettings: kernelFlags),

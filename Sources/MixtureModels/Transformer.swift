@@ -27,8 +27,10 @@ public final class TransformerModel: @unchecked Sendable {
     }
 
     /// A GGUF file: its metadata read as a config.json (see `GGUFWeights`).
-    public convenience init(gguf file: GGUFFile) throws {
-        let weights = try GGUFWeights(file: file)
+    /// A GGUF model; `dequantize` turns its quantized matrices into F32 at load (the float reference
+    /// the integer kernels are measured against) instead of reading their blocks in place.
+    public convenience init(gguf file: GGUFFile, dequantize: Bool = false) throws {
+        let weights = try GGUFWeights(file: file, dequantizeAll: dequantize)
         var architecture = try ArchitectureDescription(config: JSONConfig(values: weights.config, path: "\(file.path) (metadata)"))
         // llama.cpp's graphs for these architectures have no sliding window.
         architecture.slidingWindows = Array(repeating: nil, count: architecture.layerCount)

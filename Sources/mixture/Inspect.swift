@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MixtureFormats
+import MixtureCore
 import MixtureModels
 
 struct Inspect: ParsableCommand {
@@ -32,7 +33,7 @@ struct Inspect: ParsableCommand {
             object["shared_expert_intermediate_size"] = m.sharedExpertIntermediateSize as Any
             object["norm_topk_prob"] = m.normalizeTopKProbabilities
         }
-        // A GGUF file: the stored tensor types (quantized ones are dequantized at load) and its tokenizer.
+        // A GGUF file: the stored tensor types and its tokenizer.
         var fileTypes: [(String, Int)] = []
         var tokenizerLine: String?
         if let gguf = model.source as? GGUFWeights {
@@ -73,7 +74,7 @@ struct Inspect: ParsableCommand {
         if !fileTypes.isEmpty {
             let quantized = fileTypes.contains { !["F32", "F16", "BF16"].contains($0.0) }
             print("file types:   \(fileTypes.map { "\($0.0) ×\($0.1)" }.joined(separator: ", "))"
-                  + (quantized ? " (quantized tensors are dequantized to F32 at load)" : ""))
+                  + (quantized ? " (quantized matrices are read in place; Q8_0/Q4_0/Q4_K/Q6_K by integer kernels, \(QuantizedKernels.integerInstructionSet))" : ""))
             print("tokenizer:    \(tokenizerLine ?? "none in the file (pass --tokenizer to commands that need text)")")
         }
         print(String(format: "mapped:       %.1f MB in %d file(s); %.1f MB of weights read per decoded token",

@@ -235,12 +235,16 @@ final class QuantizedKernelTests: XCTestCase {
         XCTAssertTrue(QuantizedKernels.fused.isSubset(of: covered), "every fused kernel is checked")
     }
 
-    /// Quantized weights through `Linear.run` for 1 token (matrix-vector), a few tokens (dot tiles)
-    /// and many (outer-product panels), each against the scalar reference on the dequantized floats.
+    /// Quantized weights without integer kernels through `Linear.run` for 1 token (matrix-vector), a
+    /// few tokens (dot tiles) and many (outer-product panels), against the scalar reference on the
+    /// dequantized floats (the integer kernels have their own test below).
     func testLinearOnQuantizedRowsMatchesTheReference() throws {
         let file = try GGUFFile(path: GGUFTests.fixtures.appendingPathComponent("blocks.gguf").path)
         var generator = SeededGenerator(seed: 11)
-        for tensor in file.tensors where QuantizedKernels.fused.contains(tensor.type) {
+        var covered = 0
+        for tensor in file.tensors where tensor.type.blockGeometry.elements > 1 && !QuantizedKernels.integer.contains(tensor.type) {
+            guard try file.floats(tensor).allSatisfy(\.isFinite) else { continue }
+            covered += 1
             let columns = tensor.dimensions[0], rows = tensor.elementCount / columns
             let m = WeightMatrix(rows: rows, columns: columns, blocks: tensor.type, base: file.data(of: tensor))
             for tokens in [1, 3, 30] {
@@ -251,6 +255,83 @@ final class QuantizedKernelTests: XCTestCase {
                     expected.withUnsafeMutableBufferPointer { Linear.reference(LinearJob(weight: m, input: xp.baseAddress!, output: $0.baseAddress!, tokens: tokens)) }
                 }
                 for (a, b) in zip(y, expected) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "\(tensor.type), \(tokens) tokens") }
+            }
+        }
+        XCTAssertGreaterThan(covered, 5)
+    }
+}
+
+/// The integer kernels (activations rounded to 8 bits per block of 32 or 256, as llama.cpp does) against
+/// the exact products of gguf-py's dequantized weights: the difference must stay within the bound
+/// the rounding allows, Σ |w_i| · d_b / 2 (each activation moves by at most half its block's step,
+/// F16 rounding of Q8_0's scale included in the 0.1% slack); a wrong unpacking or scale is off by far
+/// more. Bit-level agreement with llama.cpp is GGUFQuantizedParityTests' job.
+final class IntegerKernelTests: XCTestCase {
+    func testIntegerProductsStayWithinTheActivationRounding() throws {
+        let fixtures = GGUFTests.fixtures
+        let file = try GGUFFile(path: fixtures.appendingPathComponent("blocks.gguf").path)
+        let expected = try SafeTensorsFile(path: fixtures.appendingPathComponent("dequantized.safetensors").path)
+        var generator = SeededGenerator(seed: 5)
+        var covered = Set<GGMLType>()
+        for tensor in file.tensors where QuantizedKernels.integer.contains(tensor.type) {
+            let columns = tensor.dimensions[0], rows = tensor.elementCount / columns
+            let reference = try expected.tensor(tensor.name)!.floats()
+            // Whole rows, and (32-weight types) a row cut to 9 blocks, which takes the kernels' tail path.
+            var shapes = [(columns, rows)]
+            if tensor.type.blockGeometry.elements == 32 { shapes.append((32 * 9, 1)) }
+            for (width, count) in shapes {
+                let m = WeightMatrix(rows: count, columns: width, blocks: tensor.type, base: file.data(of: tensor))
+                for tokens in [1, 2, 3, 4, 7] {
+                    let x = (0..<tokens * width).map { _ in Float.random(in: -2...2, using: &generator) * (Bool.random(using: &generator) ? 1 : 0.01) }
+                    var y = [Float](repeating: 0, count: tokens * count)
+                    x.withUnsafeBufferPointer { xp in
+                        y.withUnsafeMutableBufferPointer { Linear.run(LinearJob(weight: m, input: xp.baseAddress!, output: $0.baseAddress!, tokens: tokens)) }
+                    }
+                    for t in 0..<tokens {
+                        let xt = Array(x[(t * width)..<((t + 1) * width)])
+                        for r in 0..<count {
+                            let w = Array(reference[(r * columns)..<(r * columns + width)])
+                            guard w.allSatisfy(\.isFinite) else { continue }
+                            var exact: Double = 0, bound: Double = 0
+                            // Activations are rounded per 32 for Q8_0/Q4_0 and per 256 for the K-quants.
+                            let block = Q8Activations.block(for: tensor.type)
+                            for b in 0..<(width / block) {
+                                let step = Double(xt[(block * b)..<(block * b + block)].map { abs($0) }.max()!) / 127
+                                for i in (block * b)..<(block * b + block) {
+                                    exact += Double(w[i]) * Double(xt[i])
+                                    bound += abs(Double(w[i])) * step / 2
+                                }
+                            }
+                            XCTAssertEqual(Double(y[t * count + r]), exact, accuracy: bound * 1.001 + 1e-4,
+                                           "\(tensor.type) \(width) columns, token \(t) of \(tokens), row \(r)")
+                        }
+                    }
+                }
+            }
+            covered.insert(tensor.type)
+        }
+        XCTAssertEqual(covered, QuantizedKernels.integer, "every integer kernel is checked")
+        print("integer kernels built for \(QuantizedKernels.integerInstructionSet)")
+    }
+
+    /// Several tokens through the multi-token kernels give each token exactly what it gets alone
+    /// (the same integer sums, the same float steps).
+    func testEveryTokenOfAGroupGetsItsOwnProductBitForBit() throws {
+        let file = try GGUFFile(path: GGUFTests.fixtures.appendingPathComponent("blocks.gguf").path)
+        var generator = SeededGenerator(seed: 9)
+        for tensor in file.tensors where QuantizedKernels.integer.contains(tensor.type) {
+            let columns = tensor.dimensions[0], rows = tensor.elementCount / columns
+            let m = WeightMatrix(rows: rows, columns: columns, blocks: tensor.type, base: file.data(of: tensor))
+            let tokens = 11
+            let x = (0..<tokens * columns).map { _ in Float.random(in: -1...1, using: &generator) }
+            var together = [Float](repeating: 0, count: tokens * rows)
+            x.withUnsafeBufferPointer { xp in
+                together.withUnsafeMutableBufferPointer { Linear.run(LinearJob(weight: m, input: xp.baseAddress!, output: $0.baseAddress!, tokens: tokens)) }
+                for t in 0..<tokens {
+                    var alone = [Float](repeating: 0, count: rows)
+                    alone.withUnsafeMutableBufferPointer { Linear.run(LinearJob(weight: m, input: xp.baseAddress! + t * columns, output: $0.baseAddress!, tokens: 1)) }
+                    XCTAssertEqual(alone.map(\.bitPattern), together[(t * rows)..<((t + 1) * rows)].map(\.bitPattern), "\(tensor.type) token \(t)")
+                }
             }
         }
     }

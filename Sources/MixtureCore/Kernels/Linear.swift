@@ -1,3 +1,4 @@
+import CMixtureKernels
 import CMixtureSupport
 /// One `Y = X · Wᵀ` product: `tokens` input rows of `weight.columns` floats, `weight.rows` outputs each.
 public struct LinearJob: @unchecked Sendable {
@@ -17,6 +18,11 @@ public struct LinearJob: @unchecked Sendable {
         self.outputStride = outputStride ?? weight.rows
         self.tokens = tokens
     }
+}
+
+extension LinearJob {
+    /// Quantized weights of a type with integer kernels (8-bit activations).
+    var usesIntegerKernels: Bool { weight.blocks.map { QuantizedKernels.integer.contains($0) } ?? false }
 }
 
 /// Linear layers without bias: matrix-vector products for one token (bandwidth bound), a register-
@@ -75,10 +81,27 @@ public enum Linear {
             permutedForJob[j] = UnsafePointer(permutedInputs[job.input]!.pointer)
         }
 
+        // Quantized weights with integer kernels read their input rounded to 8 bits (per 32 or per 256,
+        // as llama.cpp pairs with the type), once per distinct input and rounding.
+        struct Rounding: Hashable { let input: UnsafePointer<Float>; let block: Int }
+        func rounding(_ job: LinearJob) -> Rounding { Rounding(input: job.input, block: Q8Activations.block(for: job.weight.blocks!)) }
+        var roundedCounts: [Rounding: Int] = [:]
+        for job in jobs where job.usesIntegerKernels { roundedCounts[rounding(job)] = max(roundedCounts[rounding(job)] ?? 0, job.tokens) }
+        var roundedInputs: [Rounding: Q8Activations] = [:]
+        var roundedForJob = [UnsafePointer<mixture_q8_ref>?](repeating: nil, count: jobs.count)
+        for (j, job) in jobs.enumerated() where job.usesIntegerKernels {
+            let key = rounding(job)
+            if roundedInputs[key] == nil {
+                roundedInputs[key] = Q8Activations(job.input, stride: job.inputStride, columns: job.weight.columns,
+                                                   tokens: roundedCounts[key]!, block: key.block)
+            }
+            roundedForJob[j] = UnsafePointer(roundedInputs[key]!.references)
+        }
+
         // Many tokens: the input is transposed once into 24-token panels for the outer-product
         // kernel (shared by every job that reads the same input).
         // Jobs that share an input but not a dtype can take different token counts: pack the most.
-        let panelled = jobs.map { panelTokenCount($0.tokens, $0.weight.dtype) }
+        let panelled = jobs.map { $0.usesIntegerKernels ? 0 : panelTokenCount($0.tokens, $0.weight.dtype) }
         var packCounts: [UnsafePointer<Float>: Int] = [:]
         for (j, job) in jobs.enumerated() where panelled[j] > 0 { packCounts[job.input] = max(packCounts[job.input] ?? 0, panelled[j]) }
         var packedInputs: [UnsafePointer<Float>: FloatBuffer] = [:]
@@ -97,6 +120,10 @@ public enum Linear {
                     for u in starts[t]..<starts[t + 1] {
                         let unit = unitBuffer[u]
                         let job = jobBuffer[unit.job]
+                        if let rounded = roundedForJob[unit.job] {
+                            integerProducts(job, rows: unit.rows, rounded: rounded)
+                            continue
+                        }
                         if job.tokens == 1 {
                             matrixVector(job, rows: unit.rows, permuted: permutedForJob[unit.job])
                             continue
@@ -119,6 +146,23 @@ public enum Linear {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Quantized rows against 8-bit activations: per group of up to 4 tokens (their activations stay
+    /// in L1), every row of the unit once, its blocks unpacked once for the group.
+    static func integerProducts(_ job: LinearJob, rows: Range<Int>, rounded: UnsafePointer<mixture_q8_ref>) {
+        let w = job.weight, type = w.blocks!
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4) { results in
+            var t = 0
+            while t < job.tokens {
+                let group = min(4, job.tokens - t)
+                for r in rows {
+                    QuantizedKernels.integerDots(w.rowPointer(r), type, rounded + t, tokens: group, columns: w.columns, into: results.baseAddress!)
+                    for i in 0..<group { job.output[(t + i) * job.outputStride + r] = results[i] }
+                }
+                t += group
             }
         }
     }

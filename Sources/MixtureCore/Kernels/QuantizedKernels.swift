@@ -1,3 +1,5 @@
+import CMixtureKernels
+
 /// Kernels on ggml quantized rows read in place: a row · activation dot product (decode's
 /// matrix-vector products), and dequantization into `Float` (prefill widens a unit's rows once into
 /// scratch and runs the F32 matrix-matrix kernels on them).
@@ -14,7 +16,28 @@ public enum QuantizedKernels {
     /// The types with fused kernels here.
     public static let fused: Set<GGMLType> = [.q8_0, .q4_0, .q4_K, .q6_K]
 
-    /// Row (`count` elements of `type` blocks at `w`) · `x`.
+    /// The types with integer kernels (activations rounded to 8 bits as llama.cpp rounds them): these
+    /// run through `Linear` on `Q8Activations`; the float `dot` stays for the others and for references.
+    public static let integer: Set<GGMLType> = [.q8_0, .q4_0, .q4_K, .q6_K]
+
+    /// The instruction set the integer kernels were built for.
+    public static var integerInstructionSet: String { String(cString: mixture_integer_dot_isa()) }
+
+    /// Row (`columns` weights) · `tokens` (1 to 4) activation vectors rounded for the type
+    /// (`Q8Activations.block(for:)`), into out[0..<tokens], for a type in `integer`.
+    @inline(__always)
+    public static func integerDots(_ w: UnsafeRawPointer, _ type: GGMLType, _ x: UnsafePointer<mixture_q8_ref>,
+                                   tokens: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+        let n = Int32(columns), t = Int32(tokens)
+        switch type {
+        case .q8_0: mixture_dots_q8_0(w, x, t, n, out)
+        case .q4_0: mixture_dots_q4_0(w, x, t, n, out)
+        case .q4_K: mixture_dots_q4_K(w, x, t, n, out)
+        default: mixture_dots_q6_K(w, x, t, n, out)
+        }
+    }
+
+    /// Row (`count` elements of `type` blocks at `w`) · `x`, in float.
     @inline(__always)
     public static func dot(_ w: UnsafeRawPointer, _ type: GGMLType, _ x: UnsafePointer<Float>, count: Int) -> Float {
         switch type {
@@ -265,5 +288,46 @@ public enum QuantizedKernels {
             }
             return sum
         }
+    }
+}
+
+/// Activations rounded to 8 bits for the integer kernels as llama.cpp rounds them for a weight type
+/// (blocks of 32 for Q8_0/Q4_0, 256 for the K-quants; see CMixtureKernels.h): `tokens` rows.
+public final class Q8Activations: @unchecked Sendable {
+    public let tokens: Int
+    public let block: Int
+    let q: UnsafeMutablePointer<Int8>
+    let d: UnsafeMutablePointer<Float>
+    let lanes: UnsafeMutablePointer<Int32>
+    let groupSums: UnsafeMutablePointer<Int32>
+    /// One reference per token, for the kernels.
+    public let references: UnsafeMutablePointer<mixture_q8_ref>
+
+    /// The activation block size llama.cpp pairs with `type`.
+    public static func block(for type: GGMLType) -> Int { type.blockGeometry.elements == 256 ? 256 : 32 }
+
+    /// Rounds `tokens` rows of `columns` floats (a multiple of `block`), `stride` floats apart.
+    public init(_ input: UnsafePointer<Float>, stride: Int, columns: Int, tokens: Int, block: Int) {
+        precondition(columns % block == 0)
+        self.tokens = tokens
+        self.block = block
+        let count = max(1, tokens)
+        q = .allocate(capacity: count * columns)
+        d = .allocate(capacity: count * columns / block)
+        lanes = .allocate(capacity: count * columns / 4)
+        groupSums = .allocate(capacity: count * columns / 32)
+        references = .allocate(capacity: count)
+        let (q, d, lanes, groupSums, references) = (self.q, self.d, self.lanes, self.groupSums, self.references)
+        Parallel.forRanges(tokens, minimumPerThread: 16) { range in
+            for t in range {
+                let row = (q: q + t * columns, d: d + t * columns / block, lanes: lanes + t * columns / 4, sums: groupSums + t * columns / 32)
+                mixture_quantize_q8(input + t * stride, Int32(columns), Int32(block), row.q, row.d, row.lanes, row.sums)
+                references[t] = mixture_q8_ref(q: row.q, d: row.d, lanes: row.lanes, group_sums: row.sums)
+            }
+        }
+    }
+
+    deinit {
+        q.deallocate(); d.deallocate(); lanes.deallocate(); groupSums.deallocate(); references.deallocate()
     }
 }
