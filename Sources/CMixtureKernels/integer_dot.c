@@ -66,10 +66,16 @@ void mixture_quantize_q8(const float *x, int n, int block, int8_t *q, float *d, 
             }
         }
     }
-    for (int j = 0; j < n / 4; j++) lanes[j] = -(q[4 * j] + q[4 * j + 1] + q[4 * j + 2] + q[4 * j + 3]);
+    // Lanes pre-multiplied by the offset of the formats that read this rounding: 8 (Q4_0) per 32,
+    // 32 (Q6_K) per 256.
+    const int offset = block == 32 ? 8 : 32;
     for (int g = 0; g < n / 32; g++) {
         int total = 0;
-        for (int j = 0; j < 8; j++) total -= lanes[8 * g + j];
+        for (int j = 8 * g; j < 8 * g + 8; j++) {
+            const int four = q[4 * j] + q[4 * j + 1] + q[4 * j + 2] + q[4 * j + 3];
+            lanes[j] = -offset * four;
+            total += four;
+        }
         group_sums[g] = total;
     }
 }
@@ -118,11 +124,11 @@ static inline float hsum(__m256 v) {
 
 static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/// 16 bytes of nibbles as 32 bytes: the low nibbles, then the high ones.
+/// 16 bytes of nibbles as 32 bytes: the low nibbles, then the high ones (one broadcast load, one
+/// variable shift of the upper half, one mask).
 static inline __m256i nibbles16(const uint8_t *p) {
-    const __m128i v = _mm_loadu_si128((const __m128i *)p);
-    const __m128i m = _mm_set1_epi8(0x0F);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
+    const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0F));
 }
 
 /// The F16 scales of 8 blocks `stride` bytes apart, as floats.
@@ -159,7 +165,7 @@ static inline __m256 lane(__m256 v, int i) { return _mm256_permutevar8x32_ps(v, 
 static inline __attribute__((always_inline)) __m256i q8_0_lanes(__m256i q, const mixture_q8_ref *a, int b) {
     const __m256i x = load32(a->q + 32 * b);
 #if (defined(__AVX512VNNI__) && defined(__AVX512VL__)) || defined(__AVXVNNI__)
-    return dot_u8s8(_mm256_slli_epi32(load32(a->lanes + 8 * b), 7), _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)), x);
+    return dot_u8s8(_mm256_slli_epi32(load32(a->lanes + 8 * b), 4), _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)), x);
 #else
     return dot_u8s8(_mm256_setzero_si256(), _mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q));
 #endif
@@ -172,12 +178,13 @@ static inline __attribute__((always_inline)) void q8_0_rows(const uint8_t *w, co
         const uint8_t *p = w + 34 * b;
         prefetch_ahead(p, 272);
         const __m256 dw = scales8(p, 34);
-        __m256 s[4];
-        for (int t = 0; t < N; t++) s[t] = _mm256_mul_ps(dw, _mm256_loadu_ps(x[t].d + b));
+        // Per-block scales stored and broadcast from memory (folded into the multiply-add on AVX-512).
+        float s[4][8];
+        for (int t = 0; t < N; t++) _mm256_storeu_ps(s[t], _mm256_mul_ps(dw, _mm256_loadu_ps(x[t].d + b)));
         for (int i = 0; i < 8; i++) {
             const __m256i q = load32(p + 34 * i + 2);
             for (int t = 0; t < N; t++)
-                acc[i & 1][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q8_0_lanes(q, x + t, b + i)), lane(s[t], i), acc[i & 1][t]);
+                acc[i & 1][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q8_0_lanes(q, x + t, b + i)), _mm256_set1_ps(s[t][i]), acc[i & 1][t]);
         }
     }
     for (; b < blocks; b++) {
@@ -192,7 +199,7 @@ static inline __attribute__((always_inline)) void q8_0_rows(const uint8_t *w, co
 
 // Q4_0: unsigned nibbles; the sums start from 8 × the lane sums (w = d (q - 8)).
 static inline __attribute__((always_inline)) __m256i q4_0_lanes(__m256i u, const mixture_q8_ref *a, int b) {
-    return dot_u8s8(_mm256_slli_epi32(load32(a->lanes + 8 * b), 3), u, load32(a->q + 32 * b));
+    return dot_u8s8(load32(a->lanes + 8 * b), u, load32(a->q + 32 * b));
 }
 
 static inline __attribute__((always_inline)) void q4_0_rows(const uint8_t *w, const mixture_q8_ref *x, int blocks, float *out, const int N) {
@@ -202,12 +209,13 @@ static inline __attribute__((always_inline)) void q4_0_rows(const uint8_t *w, co
         const uint8_t *p = w + 18 * b;
         prefetch_ahead(p, 144);
         const __m256 dw = scales8(p, 18);
-        __m256 s[4];
-        for (int t = 0; t < N; t++) s[t] = _mm256_mul_ps(dw, _mm256_loadu_ps(x[t].d + b));
+        // Per-block scales stored and broadcast from memory (folded into the multiply-add on AVX-512).
+        float s[4][8];
+        for (int t = 0; t < N; t++) _mm256_storeu_ps(s[t], _mm256_mul_ps(dw, _mm256_loadu_ps(x[t].d + b)));
         for (int i = 0; i < 8; i++) {
             const __m256i u = nibbles16(p + 18 * i + 2);
             for (int t = 0; t < N; t++)
-                acc[i & 1][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q4_0_lanes(u, x + t, b + i)), lane(s[t], i), acc[i & 1][t]);
+                acc[i & 1][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q4_0_lanes(u, x + t, b + i)), _mm256_set1_ps(s[t][i]), acc[i & 1][t]);
         }
     }
     for (; b < blocks; b++) {
@@ -276,7 +284,7 @@ static inline __attribute__((always_inline)) void q6_K_rows(const uint8_t *w, co
                 const __m256i pattern = _mm256_permutevar8x32_epi32(scales, _mm256_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1));
                 for (int t = 0; t < N; t++) {
                     const int at = 256 * sb + 128 * h + 32 * k;
-                    const __m256i start = _mm256_slli_epi32(load32(x[t].lanes + at / 4), 5);
+                    const __m256i start = load32(x[t].lanes + at / 4);
                     const __m256i lanes = dot_u8s8(start, q[k], load32(x[t].q + at));
                     sums[t] = _mm256_add_epi32(sums[t], _mm256_mullo_epi32(lanes, pattern));
                 }
@@ -379,3 +387,27 @@ DOTS(mixture_dots_q8_0, q8_0_rows)
 DOTS(mixture_dots_q4_0, q4_0_rows)
 DOTS(mixture_dots_q4_K, q4_K_rows)
 DOTS(mixture_dots_q6_K, q6_K_rows)
+
+// Whole row ranges: token groups outside (their activations stay in L1), rows inside.
+#define ROWS(name, kernel) \
+    void name(const void *base, long row_bytes, int first, int last, const mixture_q8_ref *x, int tokens, int columns, float *out, long out_stride) { \
+        const int blocks = columns / 32; \
+        float r4[4]; \
+        for (int t = 0; t < tokens; t += 4) { \
+            const int group = tokens - t < 4 ? tokens - t : 4; \
+            for (int r = first; r < last; r++) { \
+                const uint8_t *row = (const uint8_t *)base + (long)r * row_bytes; \
+                switch (group) { \
+                case 1: kernel(row, x + t, blocks, r4, 1); break; \
+                case 2: kernel(row, x + t, blocks, r4, 2); break; \
+                case 3: kernel(row, x + t, blocks, r4, 3); break; \
+                default: kernel(row, x + t, blocks, r4, 4); break; \
+                } \
+                for (int i = 0; i < group; i++) out[(long)(t + i) * out_stride + r] = r4[i]; \
+            } \
+        } \
+    }
+ROWS(mixture_rows_q8_0, q8_0_rows)
+ROWS(mixture_rows_q4_0, q4_0_rows)
+ROWS(mixture_rows_q4_K, q4_K_rows)
+ROWS(mixture_rows_q6_K, q6_K_rows)

@@ -151,19 +151,16 @@ public enum Linear {
     }
 
     /// Quantized rows against 8-bit activations: per group of up to 4 tokens (their activations stay
-    /// in L1), every row of the unit once, its blocks unpacked once for the group.
+    /// in L1), every row of the unit once, its blocks unpacked once for the group (a C loop).
     static func integerProducts(_ job: LinearJob, rows: Range<Int>, rounded: UnsafePointer<mixture_q8_ref>) {
-        let w = job.weight, type = w.blocks!
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4) { results in
-            var t = 0
-            while t < job.tokens {
-                let group = min(4, job.tokens - t)
-                for r in rows {
-                    QuantizedKernels.integerDots(w.rowPointer(r), type, rounded + t, tokens: group, columns: w.columns, into: results.baseAddress!)
-                    for i in 0..<group { job.output[(t + i) * job.outputStride + r] = results[i] }
-                }
-                t += group
-            }
+        let w = job.weight
+        let (first, last, tokens, columns) = (Int32(rows.lowerBound), Int32(rows.upperBound), Int32(job.tokens), Int32(w.columns))
+        let (rowBytes, stride) = (w.rowBytes, job.outputStride)
+        switch w.blocks! {
+        case .q8_0: mixture_rows_q8_0(w.base, rowBytes, first, last, rounded, tokens, columns, job.output, stride)
+        case .q4_0: mixture_rows_q4_0(w.base, rowBytes, first, last, rounded, tokens, columns, job.output, stride)
+        case .q4_K: mixture_rows_q4_K(w.base, rowBytes, first, last, rounded, tokens, columns, job.output, stride)
+        default: mixture_rows_q6_K(w.base, rowBytes, first, last, rounded, tokens, columns, job.output, stride)
         }
     }
 
