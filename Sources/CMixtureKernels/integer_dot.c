@@ -172,7 +172,9 @@ static inline __attribute__((always_inline)) __m256i q8_0_lanes(__m256i q, const
 }
 
 static inline __attribute__((always_inline)) void q8_0_rows(const uint8_t *w, const mixture_q8_ref *x, int blocks, float *out, const int N) {
-    __m256 acc[2][4] = {ZERO4, ZERO4};
+    // Two named accumulator sets (even and odd blocks), every index a constant once unrolled, so
+    // that they stay in registers.
+    __m256 even[4] = ZERO4, odd[4] = ZERO4;
     int b = 0;
     for (; b + 8 <= blocks; b += 8) {
         const uint8_t *p = w + 34 * b;
@@ -181,20 +183,23 @@ static inline __attribute__((always_inline)) void q8_0_rows(const uint8_t *w, co
         // Per-block scales stored and broadcast from memory (folded into the multiply-add on AVX-512).
         float s[4][8];
         for (int t = 0; t < N; t++) _mm256_storeu_ps(s[t], _mm256_mul_ps(dw, _mm256_loadu_ps(x[t].d + b)));
-        for (int i = 0; i < 8; i++) {
-            const __m256i q = load32(p + 34 * i + 2);
-            for (int t = 0; t < N; t++)
-                acc[i & 1][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q8_0_lanes(q, x + t, b + i)), _mm256_set1_ps(s[t][i]), acc[i & 1][t]);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 8; i += 2) {
+            const __m256i q0 = load32(p + 34 * i + 2), q1 = load32(p + 34 * (i + 1) + 2);
+            for (int t = 0; t < N; t++) {
+                even[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q8_0_lanes(q0, x + t, b + i)), _mm256_set1_ps(s[t][i]), even[t]);
+                odd[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q8_0_lanes(q1, x + t, b + i + 1)), _mm256_set1_ps(s[t][i + 1]), odd[t]);
+            }
         }
     }
     for (; b < blocks; b++) {
         const uint8_t *p = w + 34 * b;
         const float dw = half_to_float(p);
-        const __m256i q = load32(p + 2);
+        const __m256i q = load32(p + 34 * 0 + 2);
         for (int t = 0; t < N; t++)
-            acc[0][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q8_0_lanes(q, x + t, b)), _mm256_set1_ps(dw * x[t].d[b]), acc[0][t]);
+            even[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q8_0_lanes(q, x + t, b)), _mm256_set1_ps(dw * x[t].d[b]), even[t]);
     }
-    for (int t = 0; t < N; t++) out[t] = hsum(_mm256_add_ps(acc[0][t], acc[1][t]));
+    for (int t = 0; t < N; t++) out[t] = hsum(_mm256_add_ps(even[t], odd[t]));
 }
 
 // Q4_0: unsigned nibbles; the sums start from 8 × the lane sums (w = d (q - 8)).
@@ -203,7 +208,9 @@ static inline __attribute__((always_inline)) __m256i q4_0_lanes(__m256i u, const
 }
 
 static inline __attribute__((always_inline)) void q4_0_rows(const uint8_t *w, const mixture_q8_ref *x, int blocks, float *out, const int N) {
-    __m256 acc[2][4] = {ZERO4, ZERO4};
+    // Two named accumulator sets (even and odd blocks), every index a constant once unrolled, so
+    // that they stay in registers.
+    __m256 even[4] = ZERO4, odd[4] = ZERO4;
     int b = 0;
     for (; b + 8 <= blocks; b += 8) {
         const uint8_t *p = w + 18 * b;
@@ -212,38 +219,48 @@ static inline __attribute__((always_inline)) void q4_0_rows(const uint8_t *w, co
         // Per-block scales stored and broadcast from memory (folded into the multiply-add on AVX-512).
         float s[4][8];
         for (int t = 0; t < N; t++) _mm256_storeu_ps(s[t], _mm256_mul_ps(dw, _mm256_loadu_ps(x[t].d + b)));
-        for (int i = 0; i < 8; i++) {
-            const __m256i u = nibbles16(p + 18 * i + 2);
-            for (int t = 0; t < N; t++)
-                acc[i & 1][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q4_0_lanes(u, x + t, b + i)), _mm256_set1_ps(s[t][i]), acc[i & 1][t]);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 8; i += 2) {
+            const __m256i u0 = nibbles16(p + 18 * i + 2), u1 = nibbles16(p + 18 * (i + 1) + 2);
+            for (int t = 0; t < N; t++) {
+                even[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q4_0_lanes(u0, x + t, b + i)), _mm256_set1_ps(s[t][i]), even[t]);
+                odd[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q4_0_lanes(u1, x + t, b + i + 1)), _mm256_set1_ps(s[t][i + 1]), odd[t]);
+            }
         }
     }
     for (; b < blocks; b++) {
         const uint8_t *p = w + 18 * b;
         const float dw = half_to_float(p);
-        const __m256i u = nibbles16(p + 2);
+        const __m256i u = nibbles16(p + 18 * 0 + 2);
         for (int t = 0; t < N; t++)
-            acc[0][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q4_0_lanes(u, x + t, b)), _mm256_set1_ps(dw * x[t].d[b]), acc[0][t]);
+            even[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q4_0_lanes(u, x + t, b)), _mm256_set1_ps(dw * x[t].d[b]), even[t]);
     }
-    for (int t = 0; t < N; t++) out[t] = hsum(_mm256_add_ps(acc[0][t], acc[1][t]));
+    for (int t = 0; t < N; t++) out[t] = hsum(_mm256_add_ps(even[t], odd[t]));
 }
 
 // Q4_K: per 32-byte chunk c, the low nibbles are group 2c and the high nibbles group 2c + 1. The
 // lanes of each group are multiplied by its 6-bit scale in integers; one conversion per super-block.
 static inline __attribute__((always_inline)) void q4_K_rows(const uint8_t *w, const mixture_q8_ref *x, int blocks, float *out, const int N) {
-    __m256 acc[4] = ZERO4;
-    float minimums[4] = {0, 0, 0, 0};
+    __m256 acc[4] = ZERO4, minimums[4] = ZERO4;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int sb = 0; sb < blocks / 8; sb++, w += 144) {
         prefetch_ahead(w, 144);
         const float d = half_to_float(w), dmin = half_to_float(w + 2);
-        uint8_t scale[8], minimum[8];
-        q4_K_scales(w + 4, scale, minimum);
+        // The 6-bit scales and minimums of the 8 groups, unpacked four at a time in 32-bit words.
+        uint32_t a0, a1, a2;
+        memcpy(&a0, w + 4, 4); memcpy(&a1, w + 8, 4); memcpy(&a2, w + 12, 4);
+        const uint32_t scales_lo = a0 & 0x3F3F3F3F, mins_lo = a1 & 0x3F3F3F3F;
+        const uint32_t scales_hi = (a2 & 0x0F0F0F0F) | (((a0 >> 6) & 0x03030303) << 4);
+        const uint32_t mins_hi = ((a2 >> 4) & 0x0F0F0F0F) | (((a1 >> 6) & 0x03030303) << 4);
+        const __m256i scale = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)(((uint64_t)scales_hi << 32) | scales_lo)));
+        const __m256i minimum = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)(((uint64_t)mins_hi << 32) | mins_lo)));
         __m256i sums[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+#pragma clang loop unroll(full)
         for (int c = 0; c < 4; c++) {
             const __m256i v = load32(w + 16 + 32 * c);
             const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-            const __m256i sl = _mm256_set1_epi32(scale[2 * c]), sh = _mm256_set1_epi32(scale[2 * c + 1]);
+            const __m256i sl = _mm256_permutevar8x32_epi32(scale, _mm256_set1_epi32(2 * c));
+            const __m256i sh = _mm256_permutevar8x32_epi32(scale, _mm256_set1_epi32(2 * c + 1));
             for (int t = 0; t < N; t++) {
                 const int8_t *q = x[t].q + 256 * sb + 64 * c;
                 sums[t] = _mm256_add_epi32(sums[t], _mm256_mullo_epi32(dot_u8s8(_mm256_setzero_si256(), lo, load32(q)), sl));
@@ -252,14 +269,13 @@ static inline __attribute__((always_inline)) void q4_K_rows(const uint8_t *w, co
         }
         for (int t = 0; t < N; t++) {
             const float dx = x[t].d[sb];
-            const int32_t *g = x[t].group_sums + 8 * sb;
-            int m = 0;
-            for (int j = 0; j < 8; j++) m += minimum[j] * g[j];
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[t]), _mm256_set1_ps(d * dx), acc[t]);
-            minimums[t] += dmin * dx * (float)m;
+            // Σ_j minimum_j · (sum of the activation's q over group j), in lanes.
+            const __m256i m = _mm256_mullo_epi32(minimum, load32(x[t].group_sums + 8 * sb));
+            minimums[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(m), _mm256_set1_ps(dmin * dx), minimums[t]);
         }
     }
-    for (int t = 0; t < N; t++) out[t] = hsum(acc[t]) - minimums[t];
+    for (int t = 0; t < N; t++) out[t] = hsum(acc[t]) - hsum(minimums[t]);
 }
 
 // Q6_K: the 6-bit values (0..63) unsigned, sums starting from 32 × the lane sums. Group k of half h
@@ -271,6 +287,7 @@ static inline __attribute__((always_inline)) void q6_K_rows(const uint8_t *w, co
         prefetch_ahead(w, 210);
         const float d = half_to_float(w + 208);
         __m256i sums[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+#pragma clang loop unroll(full)
         for (int h = 0; h < 2; h++) {
             // The half's 8 scales, and per group k the lane pattern (scale 2k ×4, scale 2k + 1 ×4).
             const __m256i scales = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(w + 192 + 8 * h)));
@@ -280,6 +297,7 @@ static inline __attribute__((always_inline)) void q6_K_rows(const uint8_t *w, co
             q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
             q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+#pragma clang loop unroll(full)
             for (int k = 0; k < 4; k++) {
                 const __m256i pattern = _mm256_permutevar8x32_epi32(scales, _mm256_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1));
                 for (int t = 0; t < N; t++) {
