@@ -109,6 +109,8 @@ extension TransformerModel {
                 decode.append(Double(decodeTokens) / (clock.now - began).seconds)
             }
         }
+        // The model's peak, read before the bandwidth pass allocates its own buffer.
+        let peakResident = ProcessMemory.residentBytes().peak
         var bandwidth: Double?
         if measureBandwidth {
             progress?("measuring read bandwidth")
@@ -117,6 +119,6 @@ extension TransformerModel {
         return BenchmarkReport(promptTokens: promptTokens, decodeTokens: decodeTokens, threads: Parallel.threadCount,
                                prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode,
                                bytesReadPerDecodedToken: bytesReadPerDecodedToken, bandwidth: bandwidth,
-                               peakResidentBytes: ProcessMemory.residentBytes().peak, mappedBytes: source.mappedBytes)
+                               peakResidentBytes: peakResident, mappedBytes: source.mappedBytes)
     }
 }
