@@ -1,14 +1,13 @@
 import CMixtureKernels
 
-/// Kernels on ggml quantized rows read in place: a row · activation dot product (decode's
-/// matrix-vector products), and dequantization into `Float` (prefill widens a unit's rows once into
-/// scratch and runs the F32 matrix-matrix kernels on them).
+/// Kernels on ggml quantized rows read in place.
 ///
-/// Q8_0, Q4_0, Q4_K and Q6_K have fused SIMD dot products that unpack 8 weights at a time into
-/// float lanes and multiply them against the float activations, with the block scales applied once
-/// per group; the other types dequantize one block at a time onto the stack. Activations stay
-/// `Float` (llama.cpp instead rounds them to 8 bits), so results are those of the dequantized
-/// weights up to summation order.
+/// `Linear` runs Q8_0, Q4_0, Q4_K and Q6_K through the integer kernels of CMixtureKernels, on
+/// activations rounded to 8 bits as llama.cpp rounds them (`Q8Activations`), so their integer sums
+/// are llama.cpp's. Every other type runs in float: a block at a time dequantized onto the stack for
+/// one token, a unit's rows dequantized into scratch for the F32 matrix-matrix kernels for several.
+/// The float dot products here (fused for the four integer types too) also serve `WeightMatrix.dot`
+/// on small vectors and the tests' references.
 ///
 /// The vector dequantizers perform gguf-py's float operations in its order, so they give its
 /// `dequantize` bit for bit, as the scalar ones in `Quant/` do.
