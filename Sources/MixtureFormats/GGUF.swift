@@ -86,6 +86,9 @@ public final class GGUFFile: @unchecked Sendable {
         /// Keys in file order, and their values.
         public let keys: [String]
         public let metadata: [String: GGUFValue]
+        /// Where each key/value entry (key, type and value) lies in the file, so that a writer can
+        /// copy it byte for byte (an empty array keeps its item type that way).
+        public let entryBytes: [String: Range<Int>]
         public let tensors: [GGUFTensorInfo]
         public let tensorIndex: [String: Int]
         public let alignment: Int
@@ -103,6 +106,11 @@ public final class GGUFFile: @unchecked Sendable {
 
     public func tensor(_ name: String) -> GGUFTensorInfo? {
         header.tensorIndex[name].map { header.tensors[$0] }
+    }
+
+    /// The raw bytes of one key/value entry, as stored in the file.
+    public func entry(_ key: String) -> UnsafeRawBufferPointer? {
+        header.entryBytes[key].map { UnsafeRawBufferPointer(start: file.bytes + $0.lowerBound, count: $0.count) }
     }
 
     /// The bytes of a tensor in the mapped file.
@@ -155,12 +163,15 @@ public final class GGUFFile: @unchecked Sendable {
 
         var keys: [String] = []
         var metadata: [String: GGUFValue] = [:]
+        var entryBytes: [String: Range<Int>] = [:]
         for index in 0..<Int(keyCount) {
+            let entryStart = reader.position
             let key = try reader.string("key of metadata entry \(index)")
             let type = try reader.uint32("type of '\(key)'")
             let value = try reader.value(type: type, key: key, depth: 0)
             guard metadata[key] == nil else { throw fail("metadata key '\(key)' appears twice") }
             metadata[key] = value
+            entryBytes[key] = entryStart..<reader.position
             keys.append(key)
         }
 
@@ -232,8 +243,8 @@ public final class GGUFFile: @unchecked Sendable {
             let padded = (p.byteCount + alignment - 1) / alignment * alignment
             expected += padded
         }
-        return Header(version: version, keys: keys, metadata: metadata, tensors: tensors, tensorIndex: tensorIndex,
-                      alignment: alignment, dataStart: alignedStart)
+        return Header(version: version, keys: keys, metadata: metadata, entryBytes: entryBytes, tensors: tensors,
+                      tensorIndex: tensorIndex, alignment: alignment, dataStart: alignedStart)
     }
 
     /// Little-endian reads that check every length against the bytes left.

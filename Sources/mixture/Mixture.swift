@@ -9,7 +9,7 @@ struct Mixture: ParsableCommand {
         commandName: "mixture",
         abstract: "Run, route and inspect modular language models (MoE, adapters, merges) on the CPU.",
         version: MixtureCoreVersion.string,
-        subcommands: [Demo.self, Generate.self, Logits.self, Embed.self, Tokenize.self, Detokenize.self, Inspect.self, Bench.self, Synth.self, Merge.self, ExtractLoRA.self, ApplyLoRA.self, Convert.self, PerplexityCommand.self, KernelBench.self])
+        subcommands: [Demo.self, Generate.self, Logits.self, Embed.self, Tokenize.self, Detokenize.self, Inspect.self, Bench.self, Synth.self, Merge.self, ExtractLoRA.self, ApplyLoRA.self, Convert.self, Quantize.self, PerplexityCommand.self, KernelBench.self])
 }
 
 /// Options every model command shares.
