@@ -13,7 +13,9 @@ each output tensor's bytes, with the type llama-quantize chose for it.
 
 Re-run from the repository root, with the llama.cpp anchor built (../shared/tools/llamacpp-anchor):
     /tmp/mixture-refenv/bin/python Scripts/gen_quantize_recipe_fixtures.py /tmp/perfmodels/build/bin
-Writes Tests/Fixtures/quantize/recipes.json.
+Writes Tests/Fixtures/quantize/recipes.json. Also records llama-quantize's output hashes for the
+committed GGUF fixtures of real architectures (Tests/Fixtures/gguf/models, converted by
+convert_hf_to_gguf.py), whose 64-wide rows exercise the fallbacks of every recipe.
 """
 import json
 import os
@@ -173,8 +175,20 @@ def main():
                                          "tensors": per_tensor})
                 print("moe" if moe else "dense", ftype, flags, len(raw), sorted({t["type"] for t in per_tensor}))
             result["models"].append(model)
+        result["files"] = []
+        for name in ["llama.gguf", "qwen2.gguf", "qwen3.gguf", "mixtral.gguf", "olmoe.gguf"]:
+            src = os.path.join(ROOT, "Tests", "Fixtures", "gguf", "models", name)
+            for ftype in ["Q4_K_M", "Q8_0", "Q5_K_S", "IQ4_XS"]:
+                dst = os.path.join(tmp, "out.gguf")
+                run = subprocess.run([quantize, src, dst, ftype, "2"], capture_output=True, text=True)
+                if run.returncode != 0:
+                    sys.exit(f"llama-quantize {name} {ftype} failed:\n{run.stdout}\n{run.stderr}")
+                with open(dst, "rb") as f:
+                    raw = f.read()
+                result["files"].append({"file": "gguf/models/" + name, "type": ftype, "fileHash": fnv1a(raw), "bytes": len(raw)})
+                print(name, ftype, len(raw))
     with open(OUT, "w") as f:
-        json.dump(result, f, indent=1)
+        json.dump(result, f, separators=(",", ":"))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ final class GGUFQuantizeTests: XCTestCase {
     struct OutputTensor: Decodable { let name: String; let type: String; let hash: String }
     struct Output: Decodable { let type: String; let flags: [String]; let fileHash: String; let bytes: Int; let tensors: [OutputTensor] }
     struct Model: Decodable { let moe: Bool; let metadata: [MetadataEntry]; let inputHash: String; let tensors: [TensorSpec]; let outputs: [Output] }
-    struct Fixture: Decodable { let models: [Model] }
+    struct FileOutput: Decodable { let file: String; let type: String; let fileHash: String; let bytes: Int }
+    struct Fixture: Decodable { let models: [Model]; let files: [FileOutput] }
 
     static func value(_ type: String, _ v: JSONValue) throws -> GGUFValue {
         switch (type, v) {
@@ -120,6 +121,23 @@ final class GGUFQuantizeTests: XCTestCase {
             }
         }
         return options
+    }
+
+    // Real architectures' files as convert_hf_to_gguf.py wrote them (64-wide rows: every K-quant
+    // falls back), quantized as llama-quantize quantized them.
+    func testConvertedFixturesMatchLlamaQuantizeByteForByte() throws {
+        let fixture = try load()
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("mixture-quantize-file-\(getpid()).gguf")
+        defer { try? FileManager.default.removeItem(at: out) }
+        for expected in fixture.files {
+            let file = try GGUFFile(path: fixtures.appendingPathComponent(expected.file).path)
+            let options = GGUFQuantization.Options(fileType: try XCTUnwrap(QuantizationRecipe.FileType(name: expected.type)))
+            try GGUFQuantization.plan(file, options: options).writer.write(to: out)
+            let size = try FileManager.default.attributesOfItem(atPath: out.path)[.size] as? Int
+            XCTAssertEqual(size, expected.bytes, "\(expected.file) \(expected.type): size")
+            XCTAssertEqual(try Self.fnv1a(file: out), expected.fileHash, "\(expected.file) \(expected.type): differs from llama-quantize's output")
+        }
     }
 
     func testEveryRecipeMatchesLlamaQuantizeByteForByte() throws {

@@ -59,6 +59,13 @@ enum QuantizeK {
 
     // MARK: - Shared helpers
 
+    /// GGMLQuantize.nearestInt, repeated so that it inlines here in builds without whole-module optimization.
+    @inline(__always)
+    static func nearestInt(_ value: Float) -> Int32 {
+        let shifted = value + 12582912
+        return Int32(bitPattern: shifted.bitPattern & 0x007f_ffff) - 0x0040_0000
+    }
+
     @inline(__always)
     static func clamp(_ v: Int32, _ lo: Int32, _ hi: Int32) -> Int32 { Swift.max(lo, Swift.min(hi, v)) }
 
@@ -91,7 +98,7 @@ enum QuantizeK {
         var iscale = Float(-nmax) / max
         if rmseType == 0 {
             for i in 0..<n {
-                let l = GGMLQuantize.nearestInt(iscale * x[i])
+                let l = nearestInt(iscale * x[i])
                 L[i] = Int8(truncatingIfNeeded: nmax + clamp(l, -nmax, nmax - 1))
             }
             return 1 / iscale
@@ -109,7 +116,7 @@ enum QuantizeK {
         }
         var sumlx: Float = 0, suml2: Float = 0
         for i in 0..<n {
-            let l = clamp(GGMLQuantize.nearestInt(iscale * x[i]), -nmax, nmax - 1)
+            let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
             L[i] = Int8(truncatingIfNeeded: l + nmax)
             let w = weight(i), fl = Float(l)
             sumlx += w * x[i] * fl
@@ -118,19 +125,19 @@ enum QuantizeK {
         var scale: Float = suml2 != 0 ? sumlx / suml2 : 0
         if returnEarly { return suml2 > 0 ? 0.5 * (scale + 1 / iscale) : 1 / iscale }
         var best = scale * sumlx
-        for step in -9...9 where step != 0 {
+        for step in -9..<10 where step != 0 {
             iscale = -(fmax + 0.1 * Float(step)) / max
             sumlx = 0
             suml2 = 0
             for i in 0..<n {
-                let l = clamp(GGMLQuantize.nearestInt(iscale * x[i]), -nmax, nmax - 1)
+                let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
                 let w = weight(i), fl = Float(l)
                 sumlx += w * x[i] * fl
                 suml2 += w * fl * fl
             }
             if suml2 > 0 && sumlx * sumlx > best * suml2 {
                 for i in 0..<n {
-                    let l = GGMLQuantize.nearestInt(iscale * x[i])
+                    let l = nearestInt(iscale * x[i])
                     L[i] = Int8(truncatingIfNeeded: nmax + clamp(l, -nmax, nmax - 1))
                 }
                 scale = sumlx / suml2
@@ -156,7 +163,7 @@ enum QuantizeK {
         if rmse {
             var sumlx: Float = 0, suml2: Float = 0
             for i in 0..<n {
-                let l = clamp(GGMLQuantize.nearestInt(iscale * x[i]), -nmax, nmax - 1)
+                let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
                 L[i] = Int8(truncatingIfNeeded: l)
                 let w = x[i] * x[i], fl = Float(l)
                 sumlx += w * x[i] * fl
@@ -169,7 +176,7 @@ enum QuantizeK {
                     var slx = sumlx - w * x[i] * li
                     if slx > 0 {
                         var sl2 = suml2 - w * li * li
-                        let newL = clamp(GGMLQuantize.nearestInt(x[i] * sl2 / slx), -nmax, nmax - 1)
+                        let newL = clamp(nearestInt(x[i] * sl2 / slx), -nmax, nmax - 1)
                         if newL != Int32(L[i]) {
                             let fl = Float(newL)
                             slx += w * x[i] * fl
@@ -189,7 +196,7 @@ enum QuantizeK {
             return suml2 > 0 ? sumlx / suml2 : 0
         }
         for i in 0..<n {
-            let l = clamp(GGMLQuantize.nearestInt(iscale * x[i]), -nmax, nmax - 1)
+            let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
             L[i] = Int8(truncatingIfNeeded: l + nmax)
         }
         return 1 / iscale
@@ -224,7 +231,7 @@ enum QuantizeK {
         var scale = 1 / iscale
         var bestError: Float = 0
         for i in 0..<n {
-            let l = GGMLQuantize.nearestInt(iscale * (x[i] - min))
+            let l = nearestInt(iscale * (x[i] - min))
             L[i] = UInt8(truncatingIfNeeded: clamp(l, 0, nmax))
             var diff = scale * Float(L[i]) + min - x[i]
             diff = useMad ? abs(diff) : diff * diff
@@ -234,11 +241,11 @@ enum QuantizeK {
             theMin = -min
             return scale
         }
-        for step in 0...nstep {
+        for step in 0..<(nstep + 1) {
             iscale = (rmin + rdelta * Float(step) + fmax) / (max - min)
             var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
             for i in 0..<n {
-                let l = clamp(GGMLQuantize.nearestInt(iscale * (x[i] - min)), 0, nmax)
+                let l = clamp(nearestInt(iscale * (x[i] - min)), 0, nmax)
                 Laux[i] = UInt8(truncatingIfNeeded: l)
                 let w = weight(i), fl = Float(l)
                 sumL += w * fl
@@ -295,19 +302,19 @@ enum QuantizeK {
         }
         let fmax = Float(nmax)
         var iscale = fmax / max
-        for i in 0..<n { L[i] = UInt8(truncatingIfNeeded: GGMLQuantize.nearestInt(iscale * x[i])) }
+        for i in 0..<n { L[i] = UInt8(truncatingIfNeeded: nearestInt(iscale * x[i])) }
         let scale = 1 / iscale
         var bestMSE: Float = 0
         for i in 0..<n {
             let diff = x[i] - scale * Float(L[i])
             bestMSE += qw[i] * diff * diff
         }
-        for step in -4...4 where step != 0 {
+        for step in -4..<5 where step != 0 {
             let iscaleStep = (0.1 * Float(step) + fmax) / max
             let scaleStep = 1 / iscaleStep
             var mse: Float = 0
             for i in 0..<n {
-                let l = Swift.min(nmax, GGMLQuantize.nearestInt(iscaleStep * x[i]))
+                let l = Swift.min(nmax, nearestInt(iscaleStep * x[i]))
                 let diff = x[i] - scaleStep * Float(l)
                 mse += qw[i] * diff * diff
             }
@@ -318,7 +325,7 @@ enum QuantizeK {
         }
         var sumlx: Float = 0, suml2: Float = 0
         for i in 0..<n {
-            let l = Swift.min(nmax, GGMLQuantize.nearestInt(iscale * x[i]))
+            let l = Swift.min(nmax, nearestInt(iscale * x[i]))
             L[i] = UInt8(truncatingIfNeeded: l)
             let w = qw[i], fl = Float(l)
             sumlx += w * x[i] * fl
@@ -331,7 +338,7 @@ enum QuantizeK {
                 var slx = sumlx - w * x[i] * li
                 var sl2 = suml2 - w * li * li
                 if slx > 0 && sl2 > 0 {
-                    let newL = Swift.min(nmax, GGMLQuantize.nearestInt(x[i] * sl2 / slx))
+                    let newL = Swift.min(nmax, nearestInt(x[i] * sl2 / slx))
                     if newL != Int32(L[i]) {
                         let fl = Float(newL)
                         slx += w * x[i] * fl
@@ -381,7 +388,7 @@ enum QuantizeK {
         }
         if maxScale > 0 {
             let iscale = 15 / maxScale
-            for j in 0..<16 { store(y, j, UInt8(truncatingIfNeeded: GGMLQuantize.nearestInt(iscale * scales[j]))) }
+            for j in 0..<16 { store(y, j, UInt8(truncatingIfNeeded: nearestInt(iscale * scales[j]))) }
             y.storeBytes(of: GGMLQuantize.half(maxScale / 15), toByteOffset: 80, as: UInt16.self)
         } else {
             for j in 0..<16 { store(y, j, 0) }
@@ -390,7 +397,7 @@ enum QuantizeK {
         if maxMin > 0 {
             let iscale = 15 / maxMin
             for j in 0..<16 {
-                let l = GGMLQuantize.nearestInt(iscale * mins[j])
+                let l = nearestInt(iscale * mins[j])
                 store(y, j, load(y, j) | UInt8(truncatingIfNeeded: l << 4))
             }
             y.storeBytes(of: GGMLQuantize.half(maxMin / 15), toByteOffset: 82, as: UInt16.self)
@@ -431,7 +438,7 @@ enum QuantizeK {
             if d == 0 { continue }
             let dm = dmin * Float(sc >> 4)
             for ii in 0..<16 {
-                let l = GGMLQuantize.nearestInt((x[16 * j + ii] + dm) / d)
+                let l = nearestInt((x[16 * j + ii] + dm) / d)
                 L[16 * j + ii] = UInt8(truncatingIfNeeded: clamp(l, 0, 3))
             }
         }
@@ -452,7 +459,7 @@ enum QuantizeK {
         if maxScale != 0 {
             let iscale = -32 / maxScale
             for j in 0..<16 {
-                let l8 = Int8(truncatingIfNeeded: GGMLQuantize.nearestInt(iscale * scales[j]))
+                let l8 = Int8(truncatingIfNeeded: nearestInt(iscale * scales[j]))
                 q3_KPackScale(y, j, clamp(Int32(l8), -32, 31) + 32)
             }
             y.storeBytes(of: GGMLQuantize.half(1 / iscale), toByteOffset: 108, as: UInt16.self)
@@ -502,7 +509,7 @@ enum QuantizeK {
             let d = dh * Float(Int8(truncatingIfNeeded: sc))
             if d == 0 { continue }
             for ii in 0..<16 {
-                let l = clamp(GGMLQuantize.nearestInt(x[16 * j + ii] / d), -4, 3)
+                let l = clamp(nearestInt(x[16 * j + ii] / d), -4, 3)
                 L[16 * j + ii] = Int8(truncatingIfNeeded: l + 4)
             }
         }
@@ -560,8 +567,8 @@ enum QuantizeK {
         let invScale: Float = maxScale > 0 ? 63 / maxScale : 0
         let invMin: Float = maxMin > 0 ? 63 / maxMin : 0
         for j in 0..<8 {
-            let ls = Swift.min(63, UInt8(truncatingIfNeeded: GGMLQuantize.nearestInt(invScale * scales[j])))
-            let lm = Swift.min(63, UInt8(truncatingIfNeeded: GGMLQuantize.nearestInt(invMin * mins[j])))
+            let ls = Swift.min(63, UInt8(truncatingIfNeeded: nearestInt(invScale * scales[j])))
+            let lm = Swift.min(63, UInt8(truncatingIfNeeded: nearestInt(invMin * mins[j])))
             packScaleMin(y, j, ls, lm)
         }
         y.storeBytes(of: GGMLQuantize.half(maxScale / 63), toByteOffset: 0, as: UInt16.self)
@@ -605,7 +612,7 @@ enum QuantizeK {
             if d == 0 { continue }
             let dm = mh * Float(m)
             for ii in 0..<32 {
-                let l = GGMLQuantize.nearestInt((x[32 * j + ii] + dm) / d)
+                let l = nearestInt((x[32 * j + ii] + dm) / d)
                 L[32 * j + ii] = UInt8(truncatingIfNeeded: clamp(l, 0, nmax))
             }
         }
@@ -680,7 +687,7 @@ enum QuantizeK {
         let dh = GGMLQuantize.half(1 / iscale)
         y.storeBytes(of: dh, toByteOffset: 208, as: UInt16.self)
         for ib in 0..<16 {
-            let l = Swift.min(127, GGMLQuantize.nearestInt(iscale * scales[ib]))
+            let l = Swift.min(127, nearestInt(iscale * scales[ib]))
             store(y, 192 + ib, UInt8(truncatingIfNeeded: l))
         }
         let dScale = toFloat(dh)
@@ -688,7 +695,7 @@ enum QuantizeK {
             let d = dScale * Float(Int8(bitPattern: load(y, 192 + j)))
             if d == 0 { continue }
             for ii in 0..<16 {
-                let l = clamp(GGMLQuantize.nearestInt(x[16 * j + ii] / d), -32, 31)
+                let l = clamp(nearestInt(x[16 * j + ii] / d), -32, 31)
                 L[16 * j + ii] = Int8(truncatingIfNeeded: l + 32)
             }
         }

@@ -81,7 +81,7 @@ enum QuantizeNonLinear {
             }
             d = sumq2 > 0 ? sumqx / sumq2 : 0
             var best = d * sumqx
-            for itry in -ntry...ntry {
+            for itry in -ntry..<(ntry + 1) {
                 id = (Float(itry) + values[0]) / max
                 sumqx = 0
                 sumq2 = 0
@@ -107,7 +107,7 @@ enum QuantizeNonLinear {
             let id: Float = d != 0 ? 1 / d : 0
             var scalesHigh: UInt16 = 0
             for ib in 0..<blocks {
-                var l = QuantizeK.clamp(GGMLQuantize.nearestInt(id * scales[ib]), -32, 31)
+                var l = QuantizeK.clamp(QuantizeK.nearestInt(id * scales[ib]), -32, 31)
                 let dl = d * Float(l)
                 let idl: Float = dl != 0 ? 1 / dl : 0
                 let xb = x + 32 * ib, Lb = L + 32 * ib
